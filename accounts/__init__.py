@@ -1,0 +1,1 @@
+"""Accounts: the user model, registration, JWT sessions and the caller's profile."""

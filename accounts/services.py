@@ -1,0 +1,45 @@
+"""Account use cases: registration, profile changes, password change and session ending."""
+
+from django.contrib.auth.password_validation import validate_password
+from django.db import transaction
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+from accounts.models import User
+
+
+@transaction.atomic
+def user_register(*, username: str, email: str, password: str) -> User:
+    """Create a user; the password must pass Django's validators (checked by the caller's form)."""
+    return User.objects.create_user(username=username, email=email, password=password)
+
+
+@transaction.atomic
+def user_update_profile(*, user: User, data: dict) -> User:
+    """Change the caller's e-mail address and names."""
+    fields = [name for name in ("email", "first_name", "last_name") if name in data]
+    for name in fields:
+        setattr(user, name, data[name])
+    if fields:
+        user.save(update_fields=fields)
+    return user
+
+
+@transaction.atomic
+def user_change_password(*, user: User, new_password: str) -> None:
+    """Set a new password and end every session: all outstanding refresh tokens are blacklisted.
+
+    Access tokens carry a hash of the password (simplejwt's revoke claim), so they stop working too.
+    """
+    validate_password(new_password, user=user)
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    user_blacklist_refresh_tokens(user=user)
+
+
+def user_blacklist_refresh_tokens(*, user: User) -> int:
+    """Blacklist every refresh token of the user not blacklisted yet; returns how many."""
+    outstanding = OutstandingToken.objects.filter(user=user, blacklistedtoken__isnull=True)
+    created = BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token=token) for token in outstanding], ignore_conflicts=True
+    )
+    return len(created)

@@ -1,0 +1,15 @@
+"""Routes under /api/auth/."""
+
+from django.urls import path
+
+from accounts import api
+
+urlpatterns = [
+    path("register/", api.RegisterView.as_view(), name="auth-register"),
+    path("token/", api.TokenObtainView.as_view(), name="auth-token"),
+    path("token/refresh/", api.TokenRefreshView.as_view(), name="auth-token-refresh"),
+    path("token/verify/", api.TokenVerifyView.as_view(), name="auth-token-verify"),
+    path("logout/", api.LogoutView.as_view(), name="auth-logout"),
+    path("me/", api.MeView.as_view(), name="auth-me"),
+    path("password/", api.PasswordChangeView.as_view(), name="auth-password"),
+]

@@ -1,0 +1,1 @@
+"""Realtime: the ordered event log, its publication on commit, and the WebSocket stream."""

@@ -1,0 +1,84 @@
+"""Recording events in the log and publishing them once committed: the one place events are made."""
+
+import asyncio
+import logging
+from functools import partial
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+from rest_framework.fields import DateTimeField
+
+from realtime.context import acting_user_id
+from realtime.models import Event, EventType
+from tasks.models import Project
+
+logger = logging.getLogger(__name__)
+
+# A publish that takes longer than this is abandoned: clients recover the event from the log.
+PUBLISH_TIMEOUT_SECONDS = 2.0
+
+_datetime_field = DateTimeField()
+
+
+def project_group(project_id: int) -> str:
+    """Channel-layer group of everyone subscribed to a project."""
+    return f"project.{project_id}"
+
+
+def event_append(*, project_id: int, event_type: EventType, data: dict) -> Event:
+    """Record a change of `project_id` in the writer's transaction and publish it after commit.
+
+    The project row is locked to take the next seq, so seqs are gap-free and follow commit order:
+    a second writer of the same project waits here until the first commits.
+    """
+    with transaction.atomic(savepoint=False):
+        current = Project.objects.select_for_update().filter(pk=project_id).values_list("event_seq", flat=True).get()
+        seq = current + 1
+        Project.objects.filter(pk=project_id).update(event_seq=seq)
+        event = Event.objects.create(
+            project_id=project_id, seq=seq, type=event_type, actor_id=acting_user_id(), data=data
+        )
+        transaction.on_commit(partial(event_publish, frame=event_frame(event)), robust=True)
+    return event
+
+
+def event_record(event: Event) -> dict:
+    """The event as the REST changes feed returns it: `{seq, project, type, actor, at, data}`."""
+    return {
+        "seq": event.seq,
+        "project": event.project_id,
+        "type": event.type,
+        "actor": event.actor_id,
+        "at": _datetime_field.to_representation(event.created_at),
+        "data": event.data,
+    }
+
+
+def event_frame(event: Event) -> dict:
+    """The event as WebSocket clients receive it: the record, with its type under `event`."""
+    record = event_record(event)
+    return {"type": "event", "event": record.pop("type"), **record}
+
+
+def event_publish(*, frame: dict) -> None:
+    """Send a committed event to the project's group. Failure is logged, never raised.
+
+    The event is already durable in the log, so a subscriber that misses it catches up by seq.
+    """
+    try:
+        async_to_sync(_group_send)(project_group(frame["project"]), {"type": "project.event", "frame": frame})
+    except Exception:
+        logger.exception(
+            "Could not publish event %s of project %s (%s); subscribers will recover it from the log.",
+            frame["seq"],
+            frame["project"],
+            frame["event"],
+        )
+
+
+async def _group_send(group: str, message: dict) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    await asyncio.wait_for(layer.group_send(group, message), timeout=PUBLISH_TIMEOUT_SECONDS)

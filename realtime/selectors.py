@@ -1,0 +1,29 @@
+"""Reads of the event log."""
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from realtime.models import Event
+from tasks.models import Project
+
+
+class EventsPruned(Exception):
+    """The events after the requested seq are no longer all in the log."""
+
+
+def event_list_since(*, project: Project, since: int, limit: int) -> list[Event]:
+    """Up to `limit` events of `project` with seq > `since`, in order.
+
+    Raises EventsPruned when some of them were removed by retention: the client must reload.
+    """
+    if since < project.event_seq:
+        first_retained = Event.objects.filter(project=project).order_by("seq").values_list("seq", flat=True).first()
+        if first_retained is None or first_retained > since + 1:
+            raise EventsPruned()
+    return list(Event.objects.filter(project=project, seq__gt=since).order_by("seq")[:limit])
+
+
+def events_expired() -> QuerySet[Event]:
+    """Events older than the retention period (TASKFLOW_EVENT_RETENTION)."""
+    return Event.objects.filter(created_at__lt=timezone.now() - settings.TASKFLOW_EVENT_RETENTION)

@@ -1,0 +1,1 @@
+"""TaskFlow: team task management with live updates."""

@@ -1,0 +1,66 @@
+"""The application's error type and its one mapping to HTTP responses."""
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class ApplicationError(Exception):
+    """A use case refused: services raise these, the API turns them into 4xx responses."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+
+    def __init__(self, message: str = "", *, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def response_body(self) -> dict:
+        if self.field:
+            return {self.field: [self.message]}
+        return {"detail": self.message}
+
+
+class InvalidInput(ApplicationError):
+    """The request is well-formed but breaks a rule (400)."""
+
+
+class AccessDenied(ApplicationError):
+    """The caller can see the object but may not do this (403)."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+
+
+class NotFound(ApplicationError):
+    """Missing, or not visible to the caller: the two are never told apart (404)."""
+
+    status_code = status.HTTP_404_NOT_FOUND
+
+    def __init__(self, message: str = "Not found."):
+        super().__init__(message)
+
+
+class VersionMismatch(ApplicationError):
+    """`If-Match` named a version that is no longer current (412); the body is the current object."""
+
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+
+    def __init__(self, message: str, *, current):
+        super().__init__(message)
+        self.current = current
+
+
+def exception_handler(exc, context):
+    """DRF's handler, plus ApplicationError; the only place use-case errors become HTTP."""
+    if isinstance(exc, VersionMismatch):
+        current = context["view"].get_serializer(exc.current).data
+        return Response(current, status=exc.status_code, headers={"ETag": f'"{exc.current.version}"'})
+    if isinstance(exc, ApplicationError):
+        return Response(exc.response_body(), status=exc.status_code)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    return drf_exception_handler(exc, context)

@@ -1,0 +1,82 @@
+"""Page-number pagination that answers `{next, previous, results}` without counting rows."""
+
+from rest_framework.exceptions import NotFound
+from rest_framework.pagination import BasePagination, _positive_int
+from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
+
+
+class PagePagination(BasePagination):
+    """`?page=N&page_size=M`: 50 a page by default; larger sizes are capped at 200, not refused.
+
+    One extra row is fetched to know whether a next page exists, so no COUNT query is run.
+    """
+
+    page_size = 50
+    max_page_size = 200
+    page_query_param = "page"
+    page_size_query_param = "page_size"
+    # Beyond this an offset would overflow some databases' integers; no real listing is that long.
+    max_page_number = 10_000_000
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        self.page_size_now = self.get_page_size(request)
+        try:
+            self.page_number = _positive_int(request.query_params.get(self.page_query_param, 1), strict=True)
+        except ValueError:
+            raise NotFound("Invalid page.") from None
+        if self.page_number > self.max_page_number:
+            raise NotFound("Invalid page.")
+        offset = (self.page_number - 1) * self.page_size_now
+        rows = list(queryset[offset : offset + self.page_size_now + 1])
+        self.has_next = len(rows) > self.page_size_now
+        return rows[: self.page_size_now]
+
+    def get_page_size(self, request) -> int:
+        try:
+            return _positive_int(
+                request.query_params[self.page_size_query_param], strict=True, cutoff=self.max_page_size
+            )
+        except (KeyError, ValueError):
+            return self.page_size
+
+    def get_next_link(self) -> str | None:
+        if not self.has_next:
+            return None
+        url = self.request.build_absolute_uri()
+        return replace_query_param(url, self.page_query_param, self.page_number + 1)
+
+    def get_previous_link(self) -> str | None:
+        if self.page_number == 1:
+            return None
+        url = self.request.build_absolute_uri()
+        if self.page_number == 2:
+            return remove_query_param(url, self.page_query_param)
+        return replace_query_param(url, self.page_query_param, self.page_number - 1)
+
+    def get_paginated_response(self, data):
+        return Response({"next": self.get_next_link(), "previous": self.get_previous_link(), "results": data})
+
+    def get_paginated_response_schema(self, schema):
+        return {
+            "type": "object",
+            "required": ["results"],
+            "properties": {
+                "next": {"type": "string", "nullable": True, "format": "uri"},
+                "previous": {"type": "string", "nullable": True, "format": "uri"},
+                "results": schema,
+            },
+        }
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            {"name": self.page_query_param, "required": False, "in": "query", "schema": {"type": "integer"}},
+            {
+                "name": self.page_size_query_param,
+                "required": False,
+                "in": "query",
+                "description": f"Results per page (default {self.page_size}, at most {self.max_page_size}).",
+                "schema": {"type": "integer"},
+            },
+        ]

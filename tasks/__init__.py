@@ -1,0 +1,1 @@
+"""Tasks: projects, their members and roles, tasks and labels."""

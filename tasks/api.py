@@ -1,0 +1,171 @@
+"""Project, member and task endpoints: validate input, call a service or selector, render."""
+
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.response import Response
+
+from tasks import selectors, services
+from tasks.filters import TaskFilter
+from tasks.models import Membership
+from tasks.serializers import (
+    MemberAddSerializer,
+    MemberRoleSerializer,
+    MemberSerializer,
+    ProjectSerializer,
+    TaskSerializer,
+)
+
+# Path ids: digits only, and short enough for a 64-bit column; anything else is a JSON 404.
+ID_PATTERN = r"[0-9]{1,18}"
+
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description='The task version the change is based on, as `"<version>"`; 412 if it is not current.',
+)
+
+
+def expected_version(request) -> int | None:
+    """The version named by `If-Match`: None when absent or `*`; 0 (never current) when malformed."""
+    header = request.headers.get("If-Match")
+    if header is None or header.strip() == "*":
+        return None
+    value = header.strip().removeprefix("W/").strip('"')
+    return int(value) if value.isdigit() and len(value) <= 10 else 0
+
+
+class ProjectViewSet(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = ProjectSerializer
+    lookup_value_regex = ID_PATTERN
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.project_list_for_user(user=self.request.user)
+
+    def get_object(self):
+        return selectors.project_get_for_user(user=self.request.user, project_id=int(self.kwargs["pk"]))
+
+    def perform_create(self, serializer):
+        project = services.project_create(actor=self.request.user, **serializer.validated_data)
+        serializer.instance = selectors.project_get_for_user(user=self.request.user, project_id=project.pk)
+
+    def perform_update(self, serializer):
+        services.project_update(project=serializer.instance, actor=self.request.user, data=serializer.validated_data)
+        serializer.instance = self.get_object()
+
+    def perform_destroy(self, instance):
+        services.project_delete(project=instance, actor=self.request.user)
+
+
+class MemberViewSet(viewsets.GenericViewSet):
+    """Members of one project: `/api/projects/{project_pk}/members/[{user_id}/]`."""
+
+    serializer_class = MemberSerializer
+    lookup_field = "user_id"
+    lookup_value_regex = ID_PATTERN
+
+    def get_project(self):
+        return selectors.project_get_for_user(user=self.request.user, project_id=int(self.kwargs["project_pk"]))
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no project
+            return Membership.objects.none()
+        return selectors.member_list(project=self.get_project())
+
+    def list(self, request, project_pk):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(MemberSerializer(page, many=True).data)
+
+    @extend_schema(request=MemberAddSerializer, responses={201: MemberSerializer})
+    def create(self, request, project_pk):
+        project = self.get_project()
+        serializer = MemberAddSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        membership = services.member_add(project=project, actor=request.user, **serializer.validated_data)
+        return Response(MemberSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=MemberRoleSerializer, responses={200: MemberSerializer})
+    def partial_update(self, request, project_pk, user_id):
+        project = self.get_project()
+        membership = selectors.member_get(project=project, user_id=int(user_id))
+        serializer = MemberRoleSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        membership = services.member_change_role(
+            project=project, actor=request.user, membership=membership, role=serializer.validated_data["role"]
+        )
+        return Response(MemberSerializer(membership).data)
+
+    def destroy(self, request, project_pk, user_id):
+        project = self.get_project()
+        membership = selectors.member_get(project=project, user_id=int(user_id))
+        services.member_remove(project=project, actor=request.user, membership=membership)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(
+    update=extend_schema(parameters=[IF_MATCH]),
+    partial_update=extend_schema(parameters=[IF_MATCH]),
+    destroy=extend_schema(parameters=[IF_MATCH]),
+)
+class TaskViewSet(viewsets.ModelViewSet):
+    serializer_class = TaskSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = TaskFilter
+    lookup_value_regex = ID_PATTERN
+
+    def get_queryset(self):
+        return selectors.task_list_for_user(user=self.request.user)
+
+    def get_object(self):
+        return selectors.task_get_for_user(user=self.request.user, task_id=int(self.kwargs["pk"]))
+
+    def list(self, request, *args, **kwargs):
+        # The seq is read before the tasks, so "load, then subscribe since this seq" misses nothing.
+        event_seq = selectors.project_event_seq_for_user(
+            user=request.user, project_id=request.query_params.get("project")
+        )
+        response = super().list(request, *args, **kwargs)
+        if event_seq is not None:
+            response["X-Event-Seq"] = str(event_seq)
+        return response
+
+    def retrieve(self, request, *args, **kwargs):
+        return self._with_etag(super().retrieve(request, *args, **kwargs))
+
+    def create(self, request, *args, **kwargs):
+        return self._with_etag(super().create(request, *args, **kwargs))
+
+    def update(self, request, *args, **kwargs):
+        return self._with_etag(super().update(request, *args, **kwargs))
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        project = selectors.project_get_for_user(user=self.request.user, project_id=data.pop("project").pk)
+        serializer.instance = services.task_create(project=project, actor=self.request.user, data=data)
+
+    def perform_update(self, serializer):
+        serializer.instance = services.task_update(
+            task=serializer.instance,
+            actor=self.request.user,
+            data=serializer.validated_data,
+            expected_version=expected_version(self.request),
+        )
+
+    def perform_destroy(self, instance):
+        services.task_delete(task=instance, actor=self.request.user, expected_version=expected_version(self.request))
+
+    @staticmethod
+    def _with_etag(response: Response) -> Response:
+        if response.data and "version" in response.data:
+            response["ETag"] = f'"{response.data["version"]}"'
+        return response

@@ -1,0 +1,114 @@
+"""Filters, search and ordering of the task list (`GET /api/tasks/`)."""
+
+from datetime import datetime, time
+
+import django_filters
+from django import forms
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from rest_framework.exceptions import ValidationError
+
+from tasks.models import LABEL_MAX, Priority, Status, Task, TaskLabel
+
+SEARCH_MAX_LENGTH = 200
+SEARCH_MAX_WORDS = 10
+MAX_ID = 2**63 - 1
+
+
+def _comma_list(name: str, value: str, allowed: list[str]) -> list[str]:
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    unknown = [item for item in items if item not in allowed]
+    if unknown or not items:
+        raise ValidationError({name: [f"Choose from: {', '.join(allowed)} (comma-separated)."]})
+    return items
+
+
+def _moment(name: str, value: str, *, end_of_day: bool) -> datetime:
+    """A datetime from ISO 8601; a bare date means the start (or end) of that day in UTC."""
+    try:
+        moment = parse_datetime(value)
+        if moment is None:
+            day = parse_date(value)
+            if day is not None:
+                moment = datetime.combine(day, time.max if end_of_day else time.min)
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise ValidationError({name: ["Enter an ISO 8601 date or date-time."]})
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, timezone.UTC)
+    return moment
+
+
+class IdFilter(django_filters.NumberFilter):
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
+
+
+class TaskFilter(django_filters.FilterSet):
+    project = IdFilter(field_name="project_id")
+    status = django_filters.CharFilter(method="filter_status", help_text="Comma-separated statuses.")
+    priority = django_filters.CharFilter(method="filter_priority", help_text="Comma-separated priorities.")
+    assignee = django_filters.CharFilter(method="filter_assignee", help_text="A user id, `me` or `none`.")
+    label = django_filters.CharFilter(method="filter_label", max_length=LABEL_MAX)
+    due_before = django_filters.CharFilter(method="filter_due_before", help_text="Inclusive; date or date-time.")
+    due_after = django_filters.CharFilter(method="filter_due_after", help_text="Inclusive; date or date-time.")
+    updated_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    search = django_filters.CharFilter(
+        method="filter_search",
+        max_length=SEARCH_MAX_LENGTH,
+        help_text="Every word must occur in the title or the description (case-insensitive).",
+    )
+    ordering = django_filters.OrderingFilter(
+        fields=("priority", "due_at", "created_at", "updated_at", "title", "status", "position", "id"),
+        help_text="Comma-separated fields, `-` for descending, e.g. `-priority,due_at`.",
+    )
+
+    class Meta:
+        model = Task
+        fields = []
+
+    def filter_status(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(status__in=_comma_list(name, value, Status.values))
+
+    def filter_priority(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        names = _comma_list(name, value, [label for _, label in Priority.choices])
+        return queryset.filter(priority__in=[Priority[item.upper()] for item in names])
+
+    def filter_assignee(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        value = value.strip()
+        if value == "me":
+            return queryset.filter(assignee=self.request.user)
+        if value == "none":
+            return queryset.filter(assignee__isnull=True)
+        if value.isdigit() and int(value) <= MAX_ID:
+            return queryset.filter(assignee_id=int(value))
+        raise ValidationError({name: ["Enter a user id, `me` or `none`."]})
+
+    def filter_label(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(Exists(TaskLabel.objects.filter(task=OuterRef("pk"), name__iexact=value)))
+
+    def filter_due_before(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(due_at__lte=_moment(name, value, end_of_day=True))
+
+    def filter_due_after(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(due_at__gte=_moment(name, value, end_of_day=False))
+
+    def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        words = value.split()
+        if len(words) > SEARCH_MAX_WORDS:
+            raise ValidationError({name: [f"Search for at most {SEARCH_MAX_WORDS} words."]})
+        for word in words:
+            queryset = queryset.filter(Q(title__icontains=word) | Q(description__icontains=word))
+        return queryset
+
+    @property
+    def qs(self) -> QuerySet:
+        # A unique last key keeps pages stable when the chosen ordering has ties.
+        queryset = super().qs
+        return queryset.order_by(*queryset.query.order_by, "id") if queryset.query.order_by else queryset

@@ -1,0 +1,133 @@
+"""Projects, their members with roles, tasks and task labels: data and constraints only."""
+
+from django.conf import settings
+from django.core.validators import MaxLengthValidator
+from django.db import models
+from django.db.models import Q
+
+PROJECT_NAME_MAX = 100
+TASK_TITLE_MAX = 200
+DESCRIPTION_MAX = 20_000
+LABEL_MAX = 50
+LABELS_PER_TASK_MAX = 20
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=PROJECT_NAME_MAX)
+    description = models.TextField(blank=True, validators=[MaxLengthValidator(DESCRIPTION_MAX)])
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_projects")
+    # Seq of the project's latest event; the row is locked to take the next one (see realtime).
+    event_seq = models.PositiveBigIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Admin"
+    MEMBER = "member", "Member"
+    VIEWER = "viewer", "Viewer"
+
+
+# Roles that may do each kind of thing; the owner can do everything an admin can.
+TASK_WRITERS = frozenset({Role.OWNER, Role.ADMIN, Role.MEMBER})
+PROJECT_EDITORS = frozenset({Role.OWNER, Role.ADMIN})
+
+
+class Membership(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    joined_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project_id", "joined_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="membership_unique_user_per_project"),
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="membership_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.project} ({self.role})"
+
+
+class Status(models.TextChoices):
+    TODO = "todo", "To do"
+    IN_PROGRESS = "in_progress", "In progress"
+    DONE = "done", "Done"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Priority(models.IntegerChoices):
+    """Stored as a rank so that ordering by priority is urgent > high > medium > low."""
+
+    LOW = 1, "low"
+    MEDIUM = 2, "medium"
+    HIGH = 3, "high"
+    URGENT = 4, "urgent"
+
+
+class Task(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
+    title = models.CharField(max_length=TASK_TITLE_MAX)
+    description = models.TextField(blank=True, validators=[MaxLengthValidator(DESCRIPTION_MAX)])
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.TODO)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.MEDIUM)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_tasks"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="created_tasks"
+    )
+    due_at = models.DateTimeField(null=True, blank=True)
+    # The labels in the client's order; TaskLabel rows mirror them for filtering.
+    labels = models.JSONField(default=list, blank=True)
+    position = models.FloatField(default=0)
+    version = models.PositiveIntegerField(default=1, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["position", "id"]
+        indexes = [
+            models.Index(fields=["project", "status", "position"], name="task_project_status_position"),
+            models.Index(fields=["project", "updated_at"], name="task_project_updated"),
+            models.Index(fields=["project", "due_at"], name="task_project_due"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=Status.values), name="task_status_valid"),
+            models.CheckConstraint(condition=Q(priority__in=Priority.values), name="task_priority_valid"),
+            models.CheckConstraint(
+                condition=Q(status=Status.DONE, completed_at__isnull=False) | ~Q(status=Status.DONE),
+                name="task_done_has_completed_at",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class TaskLabel(models.Model):
+    """Index of `Task.labels`, one row per label, so that tasks can be filtered by label.
+
+    Written only by the task services, together with `Task.labels`.
+    """
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="label_index")
+    name = models.CharField(max_length=LABEL_MAX)
+
+    class Meta:
+        ordering = ["task_id", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "name"], name="tasklabel_unique_name_per_task"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,134 @@
+"""Input and output shapes of projects, members and tasks; also the payloads of their events."""
+
+from rest_framework import serializers
+
+from tasks.models import (
+    DESCRIPTION_MAX,
+    LABEL_MAX,
+    LABELS_PER_TASK_MAX,
+    PROJECT_NAME_MAX,
+    TASK_TITLE_MAX,
+    Membership,
+    Priority,
+    Project,
+    Role,
+    Status,
+    Task,
+)
+
+# Ids arrive as JSON numbers; beyond a signed 64-bit integer no row can match.
+MAX_ID = 2**63 - 1
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(max_length=PROJECT_NAME_MAX)
+    description = serializers.CharField(max_length=DESCRIPTION_MAX, allow_blank=True, required=False)
+    role = serializers.CharField(read_only=True, help_text="The caller's role in the project.")
+
+    class Meta:
+        model = Project
+        fields = ["id", "name", "description", "owner", "role", "event_seq", "created_at", "updated_at"]
+        read_only_fields = ["id", "owner", "role", "event_seq", "created_at", "updated_at"]
+
+
+class ProjectEventDataSerializer(serializers.ModelSerializer):
+    """A project in `project.updated` events: the same for every member, so without `role`."""
+
+    class Meta:
+        model = Project
+        fields = ["id", "name", "description", "owner", "created_at", "updated_at"]
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["user", "username", "role", "joined_at"]
+        read_only_fields = fields
+
+
+class MemberAddSerializer(serializers.Serializer):
+    user = serializers.CharField(max_length=150, help_text="A user id or username.")
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.MEMBER)
+
+
+class MemberRoleSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class PriorityField(serializers.ChoiceField):
+    """Priority by name in the API (`low` ... `urgent`), by rank in the database."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=[label for _, label in Priority.choices], **kwargs)
+
+    def to_internal_value(self, data):
+        return Priority[super().to_internal_value(data).upper()].value
+
+    def to_representation(self, value):
+        return Priority(value).label
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    project = serializers.PrimaryKeyRelatedField(queryset=Project.objects.none())
+    title = serializers.CharField(max_length=TASK_TITLE_MAX)
+    description = serializers.CharField(max_length=DESCRIPTION_MAX, allow_blank=True, required=False)
+    status = serializers.ChoiceField(choices=Status.choices, required=False)
+    priority = PriorityField(required=False)
+    assignee = serializers.IntegerField(
+        source="assignee_id", min_value=1, max_value=MAX_ID, allow_null=True, required=False
+    )
+    created_by = serializers.IntegerField(source="created_by_id", read_only=True)
+    labels = serializers.ListField(
+        child=serializers.CharField(max_length=LABEL_MAX),
+        max_length=LABELS_PER_TASK_MAX,
+        required=False,
+    )
+
+    class Meta:
+        model = Task
+        fields = [
+            "id",
+            "project",
+            "title",
+            "description",
+            "status",
+            "priority",
+            "assignee",
+            "created_by",
+            "due_at",
+            "labels",
+            "position",
+            "version",
+            "created_at",
+            "updated_at",
+            "completed_at",
+        ]
+        read_only_fields = ["id", "created_by", "version", "created_at", "updated_at", "completed_at"]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        request = self.context.get("request")
+        if self.instance is not None or request is None:
+            # The project is chosen at creation and never changes.
+            fields["project"] = serializers.IntegerField(source="project_id", read_only=True)
+        else:
+            from tasks.selectors import project_list_for_user
+
+            fields["project"].queryset = project_list_for_user(user=request.user)
+        return fields
+
+    def validate_labels(self, value: list[str]) -> list[str]:
+        seen = set()
+        for label in value:
+            if label.casefold() in seen:
+                raise serializers.ValidationError(f"Label {label!r} is given more than once.")
+            seen.add(label.casefold())
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        # Serializer field names, not model attribute names, are what services take.
+        if "assignee_id" in attrs:
+            attrs["assignee"] = attrs.pop("assignee_id")
+        return attrs

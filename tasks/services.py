@@ -1,0 +1,242 @@
+"""Writes to projects, members and tasks: one function per use case, each one transaction.
+
+Permission rules live here. Objects come from the selectors, scoped to the actor and annotated with
+the actor's `role` in the project. Operators (the admin, `manage.py` commands) pass
+`operator=True`: Django's admin permissions authorise them, not project roles.
+
+Every change is recorded as an event by the receivers in `realtime.signals`, in the same transaction
+and attributed to the actor.
+"""
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from accounts.models import User
+from realtime.context import acting_as
+from taskflow.errors import AccessDenied, InvalidInput, VersionMismatch
+from tasks.models import (
+    PROJECT_EDITORS,
+    TASK_WRITERS,
+    Membership,
+    Project,
+    Role,
+    Status,
+    Task,
+    TaskLabel,
+)
+
+TASK_EDITABLE_FIELDS = ("title", "description", "status", "priority", "assignee", "due_at", "labels", "position")
+
+
+@contextmanager
+def _change_by(actor: User | None) -> Iterator[None]:
+    """One transaction whose events are attributed to `actor`."""
+    with transaction.atomic(), acting_as(actor):
+        yield
+
+
+def _require_role(obj: Project | Task | Membership, allowed: Iterable[str], *, operator: bool, action: str) -> None:
+    if operator:
+        return
+    if getattr(obj, "role", None) not in allowed:
+        raise AccessDenied(f"Your role in this project does not allow you to {action}.")
+
+
+# --- Projects -------------------------------------------------------------------------------------
+
+
+def project_create(*, actor: User, name: str, description: str = "", owner: User | None = None) -> Project:
+    """Create a project owned by `owner` (the actor by default), its first member (`member.added`)."""
+    owner = owner or actor
+    with _change_by(actor):
+        project = Project.objects.create(name=name, description=description, owner=owner)
+        Membership.objects.create(project=project, user=owner, role=Role.OWNER)
+    return project
+
+
+def project_update(*, project: Project, actor: User, data: dict, operator: bool = False) -> Project:
+    """Change a project's name or description; owners and admins only."""
+    _require_role(project, PROJECT_EDITORS, operator=operator, action="edit the project")
+    fields = [name for name in ("name", "description") if name in data and data[name] != getattr(project, name)]
+    if not fields:
+        return project
+    with _change_by(actor):
+        for name in fields:
+            setattr(project, name, data[name])
+        project.save(update_fields=[*fields, "updated_at"])
+    return project
+
+
+def project_delete(*, project: Project, actor: User, operator: bool = False) -> None:
+    """Delete a project with its members, tasks and event log; the owner only."""
+    _require_role(project, {Role.OWNER}, operator=operator, action="delete the project")
+    with _change_by(actor):
+        project.delete()
+
+
+# --- Members --------------------------------------------------------------------------------------
+
+
+def _user_by_reference(reference: str | int) -> User:
+    """A user by id (digits) or username; 400 on the `user` field when there is none."""
+    text = str(reference).strip()
+    users = User.objects.filter(is_active=True)
+    try:
+        if text.isdigit():
+            return users.get(pk=int(text))
+        return users.get(username=text)
+    except (User.DoesNotExist, OverflowError):
+        raise InvalidInput("No active user with this id or username.", field="user") from None
+
+
+def _require_member_manager(project: Project, roles: Iterable[str], *, operator: bool) -> None:
+    """Admins manage members and viewers; only the owner manages admins."""
+    _require_role(project, PROJECT_EDITORS, operator=operator, action="manage members")
+    if Role.ADMIN in roles:
+        _require_role(project, {Role.OWNER}, operator=operator, action="manage admins")
+
+
+def member_add(
+    *, project: Project, actor: User, user: str | int, role: str = Role.MEMBER, operator: bool = False
+) -> Membership:
+    """Add a user to a project with a role other than owner."""
+    _require_member_manager(project, {role}, operator=operator)
+    if role == Role.OWNER:
+        raise InvalidInput("A project has exactly one owner.", field="role")
+    new_member = _user_by_reference(user)
+    with _change_by(actor):
+        if Membership.objects.filter(project=project, user=new_member).exists():
+            raise InvalidInput("This user is already a member of the project.", field="user")
+        return Membership.objects.create(project=project, user=new_member, role=role)
+
+
+def member_change_role(
+    *, project: Project, actor: User, membership: Membership, role: str, operator: bool = False
+) -> Membership:
+    """Change a member's role; the owner's role and ownership itself do not change here."""
+    if membership.role == Role.OWNER or role == Role.OWNER:
+        _require_role(project, PROJECT_EDITORS, operator=operator, action="manage members")
+        raise InvalidInput("A project has exactly one owner; the owner's role cannot change.", field="role")
+    _require_member_manager(project, {membership.role, role}, operator=operator)
+    if membership.role == role:
+        return membership
+    with _change_by(actor):
+        membership.role = role
+        membership.save(update_fields=["role"])
+    return membership
+
+
+def member_remove(*, project: Project, actor: User, membership: Membership, operator: bool = False) -> None:
+    """Remove a member (anyone but the owner may also leave); their tasks here become unassigned."""
+    if membership.role == Role.OWNER:
+        raise InvalidInput("The owner cannot be removed; delete the project or keep it.")
+    if membership.user_id != actor.pk:
+        _require_member_manager(project, {membership.role}, operator=operator)
+    with _change_by(actor):
+        # One save per task, so each unassignment is recorded as an event.
+        for task in Task.objects.select_for_update().filter(project=project, assignee_id=membership.user_id):
+            _task_apply(task=task, changes={"assignee": None})
+        membership.delete()
+
+
+# --- Tasks ----------------------------------------------------------------------------------------
+
+
+def _validate_assignee(project_id: int, assignee_id: int | None) -> None:
+    if assignee_id is not None and not Membership.objects.filter(project_id=project_id, user_id=assignee_id).exists():
+        raise InvalidInput("The assignee must be a member of the project.", field="assignee")
+
+
+def _label_index_replace(task: Task, *, created: bool) -> None:
+    if not created:
+        TaskLabel.objects.filter(task=task).delete()
+    TaskLabel.objects.bulk_create([TaskLabel(task=task, name=name) for name in task.labels])
+
+
+def task_create(*, project: Project, actor: User, data: dict, operator: bool = False) -> Task:
+    """Create a task in `project`; owners, admins and members may. New tasks go to the end."""
+    _require_role(project, TASK_WRITERS, operator=operator, action="create tasks")
+    values = {name: data[name] for name in TASK_EDITABLE_FIELDS if name in data}
+    assignee_id = values.pop("assignee", None)
+    _validate_assignee(project.pk, assignee_id)
+    with _change_by(actor):
+        if "position" not in values:
+            last = Task.objects.filter(project=project).aggregate(last=Max("position"))["last"]
+            values["position"] = 0 if last is None else last + 1
+        task = Task(project=project, created_by=actor, assignee_id=assignee_id, **values)
+        if task.status == Status.DONE:
+            task.completed_at = timezone.now()
+        task.save()
+        if task.labels:
+            _label_index_replace(task, created=True)
+    return task
+
+
+def task_update(
+    *,
+    task: Task,
+    actor: User,
+    data: dict,
+    expected_version: int | None = None,
+    operator: bool = False,
+) -> Task:
+    """Change a task; with `expected_version` (from If-Match) only if nobody changed it meanwhile.
+
+    Raises VersionMismatch carrying the current task when the version moved on.
+    """
+    _require_role(task, TASK_WRITERS, operator=operator, action="edit tasks")
+    with _change_by(actor):
+        current = _task_lock(task, expected_version=expected_version)
+        changes = {name: data[name] for name in TASK_EDITABLE_FIELDS if name in data}
+        if "assignee" in changes:
+            _validate_assignee(current.project_id, changes["assignee"])
+        _task_apply(task=current, changes=changes)
+    return current
+
+
+def task_delete(*, task: Task, actor: User, expected_version: int | None = None, operator: bool = False) -> None:
+    """Delete a task, with the same version check as `task_update`."""
+    _require_role(task, TASK_WRITERS, operator=operator, action="delete tasks")
+    with _change_by(actor):
+        current = _task_lock(task, expected_version=expected_version)
+        current.delete()
+
+
+def task_bulk_update(*, tasks: Iterable[Task], actor: User, changes: dict, operator: bool = False) -> int:
+    """Apply the same change to several tasks (admin actions); returns how many changed."""
+    changed = 0
+    with _change_by(actor):
+        for task in tasks:
+            changed += task_update(task=task, actor=actor, data=changes, operator=operator).version != task.version
+    return changed
+
+
+def _task_lock(task: Task, *, expected_version: int | None) -> Task:
+    """The task's current row, locked for this transaction; checks the expected version."""
+    current = Task.objects.select_for_update().get(pk=task.pk)
+    if expected_version is not None and expected_version != current.version:
+        raise VersionMismatch("The task was changed by someone else.", current=current)
+    return current
+
+
+def _task_apply(*, task: Task, changes: dict) -> None:
+    """Write the fields that really change, bump the version and keep `completed_at` true."""
+    fields = []
+    for name, value in changes.items():
+        attribute = "assignee_id" if name == "assignee" else name
+        if getattr(task, attribute) != value:
+            setattr(task, attribute, value)
+            fields.append(attribute)
+    if not fields:
+        return
+    if "status" in fields:
+        task.completed_at = timezone.now() if task.status == Status.DONE else None
+        fields.append("completed_at")
+    task.version += 1
+    task.save(update_fields=[*fields, "version", "updated_at"])
+    if "labels" in fields:
+        _label_index_replace(task, created=False)
