@@ -21,7 +21,7 @@ class EventsQuerySerializer(serializers.Serializer):
 class ProjectEventsView(APIView):
     @extend_schema(
         parameters=[
-            OpenApiParameter("since", int, description="Return events with a greater seq (default 0)."),
+            OpenApiParameter("since", int, description="Events with a greater seq (default 0)."),
             OpenApiParameter(
                 "limit", int, description=f"At most this many (default {DEFAULT_LIMIT}, max {MAX_LIMIT})."
             ),

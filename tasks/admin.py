@@ -123,7 +123,7 @@ class TaskAdminForm(forms.ModelForm):
 
     class Meta:
         model = Task
-        fields = "__all__"
+        fields = ["project", "title", "description", "status", "priority", "assignee", "due_at", "labels", "position"]
 
     def clean_labels(self):
         labels = self.cleaned_data.get("labels") or []

@@ -113,7 +113,7 @@ class TaskSerializer(serializers.ModelSerializer):
         if self.instance is not None or request is None:
             # The project is chosen at creation and never changes.
             fields["project"] = serializers.IntegerField(source="project_id", read_only=True)
-        else:
+        elif request.user.is_authenticated:
             from tasks.selectors import project_list_for_user
 
             fields["project"].queryset = project_list_for_user(user=request.user)

@@ -1,0 +1,67 @@
+"""Fixtures every test uses: users, API clients signed in with JWT, and a project."""
+
+import itertools
+
+import pytest
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from accounts.tests.factories import UserFactory
+from tasks import services
+
+_client_ips = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def _generous_auth_rate(settings):
+    """The suite logs in far more often than a person; throttling tests set their own rate."""
+    settings.TASKFLOW_AUTH_RATE = "100000/min"
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    """An anonymous client with an address of its own, so rate limits never leak between tests."""
+    index = next(_client_ips)
+    return APIClient(REMOTE_ADDR=f"10.{index // 65536 % 256}.{index // 256 % 256}.{index % 256}")
+
+
+@pytest.fixture
+def client_for():
+    """`client_for(user)`: a client that sends `Authorization: Bearer <access>` for that user."""
+
+    def make(user) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def client(client_for, user) -> APIClient:
+    """Signed in as `user`."""
+    return client_for(user)
+
+
+@pytest.fixture
+def project(user):
+    """A project owned by `user`."""
+    return services.project_create(actor=user, name="Launch")
+
+
+@pytest.fixture
+def add_member(project):
+    """`add_member(role="member", project=project)`: a new user with that role in the project."""
+
+    def add(role: str = "member", in_project=None):
+        target = in_project or project
+        member = UserFactory()
+        services.member_add(project=target, actor=target.owner, user=member.pk, role=role, operator=True)
+        return member
+
+    return add
