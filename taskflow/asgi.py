@@ -10,5 +10,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "taskflow.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
+
+if settings.DEBUG:
+    # Local use: serve the admin's and the API docs' assets the way `runserver` does.
+    django_asgi_app = ASGIStaticFilesHandler(django_asgi_app)
 
 application = ProtocolTypeRouter({"http": django_asgi_app})

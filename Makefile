@@ -1,0 +1,48 @@
+# TaskFlow: `make run` serves it on http://127.0.0.1:8000 with demo data, `make test` runs every test.
+# Both set up what they need first: the MariaDB/MySQL client headers, a Python 3.13 virtualenv
+# in .venv and the pinned requirements.
+
+PYTHON ?= $(shell command -v python3.13 2>/dev/null)
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?= -n auto
+
+.PHONY: run test setup migrate lint format clean
+
+run: setup migrate
+	$(BIN)/python manage.py seed_demo
+	@echo "TaskFlow on http://$(HOST):$(PORT)/ (API /api/, docs /api/docs/, admin /admin/)"
+	$(BIN)/daphne -b $(HOST) -p $(PORT) taskflow.asgi:application
+
+test: setup
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+setup: $(VENV)/.installed
+
+migrate: setup
+	$(BIN)/python manage.py migrate --no-input
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@./scripts/ensure-system-packages
+	@if [ -z "$(PYTHON)" ]; then \
+		echo "Python 3.13 is needed: install python3.13 (with its venv module), or run make PYTHON=/path/to/python3.13." >&2; \
+		exit 1; \
+	fi
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV) || { \
+		echo "Could not create a virtualenv: install the python3.13-venv package." >&2; exit 1; }
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+clean:
+	rm -rf $(VENV) db.sqlite3 db.sqlite3-shm db.sqlite3-wal staticfiles
