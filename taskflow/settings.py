@@ -143,20 +143,23 @@ if REDIS_URL:
     }
     DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
     DJANGO_REDIS_LOGGER = "taskflow.cache"
+    # Pub/sub: a group send is one PUBLISH that each process fans out to its own sockets. It keeps
+    # nothing for absent listeners, which is fine: the event log is the truth and every socket
+    # catches up from it (realtime.watcher). See bench/README.md for the measurements.
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
                 "hosts": [REDIS_URL],
                 "prefix": env.str("CHANNEL_LAYER_PREFIX", default="taskflow"),
-                "capacity": 1000,
-                "expiry": 60,
             },
         }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # One process: a group send reaches every socket unless its queue is full; a socket that misses
+    # an event catches up from the log.
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}}
 
 # --- Authentication -------------------------------------------------------------------------------
 
@@ -257,3 +260,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# --- WebSocket limits (realtime.consumers) --------------------------------------------------------
+
+TASKFLOW_WS_AUTH_TIMEOUT = env.float("TASKFLOW_WS_AUTH_TIMEOUT", default=10.0)
+TASKFLOW_WS_MAX_FRAME_BYTES = 64 * 1024
+TASKFLOW_WS_FRAME_RATE = env.float("TASKFLOW_WS_FRAME_RATE", default=50.0)
+TASKFLOW_WS_MAX_SOCKETS_PER_USER = env.int("TASKFLOW_WS_MAX_SOCKETS_PER_USER", default=20)
+TASKFLOW_WS_CHECK_SECONDS = env.float("TASKFLOW_WS_CHECK_SECONDS", default=3.0)
+TASKFLOW_WS_REPLAY_BATCH = 500

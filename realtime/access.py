@@ -1,0 +1,53 @@
+"""Database reads of the WebSocket consumer, run in threads through database_sync_to_async."""
+
+from channels.db import database_sync_to_async
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+
+from accounts.models import User
+from realtime.events import event_frame
+from realtime.models import Event
+from tasks.models import Membership, Project
+
+_jwt = JWTAuthentication()
+
+
+@database_sync_to_async
+def identity_for_token(raw) -> tuple[User, float] | None:
+    """The active user an access token belongs to and when it expires; None if it is not valid.
+
+    The same checks as the REST API: signature, expiry, token type, active user, and that the
+    password has not changed since the token was issued.
+    """
+    if not isinstance(raw, str) or not raw or len(raw) > 4096:
+        return None
+    try:
+        token = _jwt.get_validated_token(raw.encode())
+        return _jwt.get_user(token), float(token["exp"])
+    except (InvalidToken, TokenError, AuthenticationFailed, KeyError):
+        return None
+
+
+@database_sync_to_async
+def is_member(*, user_id: int, project_id: int) -> bool:
+    return Membership.objects.filter(user_id=user_id, project_id=project_id).exists()
+
+
+@database_sync_to_async
+def project_event_seq(project_id: int) -> int | None:
+    """The project's latest seq, or None when the project does not exist."""
+    return Project.objects.filter(pk=project_id).values_list("event_seq", flat=True).first()
+
+
+@database_sync_to_async
+def event_frames(project_id: int, *, after: int, upto: int, limit: int) -> list[dict]:
+    """Frames of the project's logged events with after < seq <= upto, in order, at most `limit`."""
+    events = Event.objects.filter(project_id=project_id, seq__gt=after, seq__lte=upto).order_by("seq")[:limit]
+    return [event_frame(event) for event in events]
+
+
+@database_sync_to_async
+def project_event_seqs(project_ids: list[int]) -> dict[int, int]:
+    """Latest seq of each existing project among `project_ids`."""
+    return dict(Project.objects.filter(pk__in=project_ids).values_list("id", "event_seq"))

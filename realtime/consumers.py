@@ -1,0 +1,274 @@
+"""The WebSocket stream at /ws/: authenticate, subscribe to projects, receive their events in order.
+
+Per project a socket delivers every seq exactly once and in increasing order, or says `reset`.
+The channel layer is only the fast path: the socket remembers the last seq it delivered per
+project, fills any gap from the event log, drops repeats, and the process-wide `SeqWatcher` makes
+it catch up when the channel layer lost a message (a Redis restart, say).
+"""
+
+import asyncio
+import json
+import logging
+import time
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+
+from realtime import access
+from realtime.events import project_group
+from realtime.watcher import seq_watcher
+
+logger = logging.getLogger(__name__)
+
+# Close codes of the protocol (docs/realtime.md).
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_AUTH_TIMEOUT = 4408
+CLOSE_TOO_MANY = 4429
+CLOSE_MESSAGE_TOO_BIG = 1009
+
+# Sockets open per user in this process.
+_open_sockets_per_user: dict[int, int] = {}
+
+
+class ProjectEventsConsumer(AsyncJsonWebsocketConsumer):
+    """One client connection: JWT in the first frame, then subscriptions to projects."""
+
+    async def connect(self) -> None:
+        self.user = None
+        self.token_expires_at = 0.0
+        self.last_seq: dict[int, int] = {}  # project id -> last seq delivered to this client
+        self.delivery_lock = asyncio.Lock()
+        self.timers: dict[str, asyncio.Task] = {}
+        self.frame_allowance = float(settings.TASKFLOW_WS_FRAME_RATE)
+        self.allowance_checked_at = time.monotonic()
+        self.closed = False
+        await self.accept()
+        self._set_timer("auth", settings.TASKFLOW_WS_AUTH_TIMEOUT, self._close_unless_authenticated)
+
+    async def disconnect(self, code: int) -> None:
+        self.closed = True
+        for timer in self.timers.values():
+            timer.cancel()
+        for project_id in list(self.last_seq):
+            await self._leave(project_id)
+        if self.user is not None:
+            _open_sockets_per_user[self.user.pk] -= 1
+            if not _open_sockets_per_user[self.user.pk]:
+                del _open_sockets_per_user[self.user.pk]
+
+    # --- Frames from the client -----------------------------------------------------------------
+
+    async def websocket_receive(self, message: dict) -> None:
+        text = message.get("text")
+        size = len(text.encode()) if text is not None else len(message.get("bytes") or b"")
+        if size > settings.TASKFLOW_WS_MAX_FRAME_BYTES:
+            await self._close(CLOSE_MESSAGE_TOO_BIG)
+            return
+        if not self._within_frame_rate():
+            await self._close(CLOSE_TOO_MANY)
+            return
+        try:
+            content = json.loads(text) if text is not None else None
+        except ValueError:
+            content = None
+        if self.user is None:
+            await self._authenticate_first(content)
+        elif not isinstance(content, dict):
+            await self._bad_request("Frames are JSON objects with a `type`.")
+        else:
+            await self.receive_json(content)
+
+    async def receive_json(self, content: dict, **kwargs) -> None:
+        handlers = {
+            "auth": self._renew,
+            "subscribe": self._subscribe,
+            "unsubscribe": self._unsubscribe,
+            "ping": self._ping,
+        }
+        handler = handlers.get(content.get("type"))
+        if handler is None:
+            await self._bad_request("Unknown frame type.")
+        else:
+            await handler(content)
+
+    async def _authenticate_first(self, content) -> None:
+        if not isinstance(content, dict) or content.get("type") != "auth":
+            await self._close(CLOSE_UNAUTHENTICATED)
+            return
+        identity = await access.identity_for_token(content.get("token"))
+        if identity is None:
+            await self._close(CLOSE_UNAUTHENTICATED)
+            return
+        user, expires_at = identity
+        if _open_sockets_per_user.get(user.pk, 0) >= settings.TASKFLOW_WS_MAX_SOCKETS_PER_USER:
+            await self._close(CLOSE_TOO_MANY)
+            return
+        _open_sockets_per_user[user.pk] = _open_sockets_per_user.get(user.pk, 0) + 1
+        self.user = user
+        self.timers.pop("auth").cancel()
+        await self._accept_token(expires_at)
+
+    async def _renew(self, content: dict) -> None:
+        identity = await access.identity_for_token(content.get("token"))
+        if identity is None or identity[0].pk != self.user.pk:
+            await self._close(CLOSE_UNAUTHENTICATED)
+            return
+        await self._accept_token(identity[1])
+
+    async def _accept_token(self, expires_at: float) -> None:
+        self.token_expires_at = expires_at
+        self._set_timer("expiry", max(0.0, expires_at - time.time()), self._close_at_expiry)
+        await self.send_json({"type": "auth.ok", "user": {"id": self.user.pk, "username": self.user.username}})
+
+    async def _subscribe(self, content: dict) -> None:
+        project_id, since = content.get("project"), content.get("since")
+        if not _is_id(project_id) or not (since is None or _is_seq(since)):
+            await self._bad_request("`project` is a project id and `since`, when given, a seq (integer >= 0).")
+            return
+        if project_id in self.last_seq:
+            await self._leave(project_id)
+        if not await access.is_member(user_id=self.user.pk, project_id=project_id):
+            await self.send_json({"type": "error", "code": "not_found", "project": project_id})
+            return
+        # Join the live stream first, then read the log: nothing committed in between is missed,
+        # and what arrives twice is dropped by seq.
+        await self.channel_layer.group_add(project_group(project_id), self.channel_name)
+        current = await access.project_event_seq(project_id)
+        if current is None or (since is not None and since > current):
+            await self._reset(project_id)
+            return
+        async with self.delivery_lock:
+            self.last_seq[project_id] = current if since is None else since
+            seq_watcher.watch(project_id, self)
+            if await self._send_from_log(project_id, upto=current):
+                await self.send_json({"type": "subscribed", "project": project_id, "seq": current})
+
+    async def _unsubscribe(self, content: dict) -> None:
+        project_id = content.get("project")
+        if not _is_id(project_id):
+            await self._bad_request("`project` is a project id.")
+            return
+        await self._leave(project_id)
+        await self.send_json({"type": "unsubscribed", "project": project_id})
+
+    async def _ping(self, content: dict) -> None:
+        await self.send_json({"type": "pong"})
+
+    # --- Events from the channel layer and the watcher ------------------------------------------
+
+    async def project_event(self, message: dict) -> None:
+        """A committed event published to `project.<id>`."""
+        frame = message["frame"]
+        await self.deliver(frame["project"], [frame], upto=frame["seq"])
+
+    async def deliver(self, project_id: int, frames: list[dict], *, upto: int) -> None:
+        """Bring the client up to seq `upto` of the project, from `frames` (in order) and the log.
+
+        Frames already delivered are dropped; a gap before `upto` is filled from the event log.
+        """
+        async with self.delivery_lock:
+            if self.closed:
+                return
+            for frame in frames:
+                last = self.last_seq.get(project_id)
+                if last is None or frame["seq"] > last + 1:
+                    break
+                if frame["seq"] == last + 1:
+                    await self._send_event(frame)
+            if self.last_seq.get(project_id, upto) < upto:
+                await self._send_from_log(project_id, upto=upto)
+
+    async def project_gone(self, project_id: int) -> None:
+        """The project was deleted: nothing more will come for it."""
+        async with self.delivery_lock:
+            if project_id in self.last_seq:
+                await self._revoke(project_id)
+
+    async def _send_from_log(self, project_id: int, *, upto: int) -> bool:
+        """Send the logged events after the last delivered one through `upto`, in order.
+
+        Returns False when the subscription ended meanwhile, or when retention removed events the
+        client has not seen: it is then told to `reset`.
+        """
+        while project_id in self.last_seq and self.last_seq[project_id] < upto:
+            last = self.last_seq[project_id]
+            frames = await access.event_frames(
+                project_id, after=last, upto=upto, limit=settings.TASKFLOW_WS_REPLAY_BATCH
+            )
+            if not frames or frames[0]["seq"] != last + 1:
+                await self._reset(project_id)
+                return False
+            for frame in frames:
+                await self._send_event(frame)
+                if project_id not in self.last_seq:
+                    return False
+        return project_id in self.last_seq
+
+    async def _send_event(self, frame: dict) -> None:
+        """Send one event in order; a member.removed of this user revokes the subscription instead."""
+        project_id = frame["project"]
+        if frame["event"] == "member.removed" and frame["data"].get("user") == self.user.pk:
+            await self._revoke(project_id)
+            return
+        self.last_seq[project_id] = frame["seq"]
+        await self.send_json(frame)
+
+    async def _revoke(self, project_id: int) -> None:
+        await self._leave(project_id)
+        await self.send_json({"type": "revoked", "project": project_id})
+
+    async def _reset(self, project_id: int) -> None:
+        await self._leave(project_id)
+        await self.send_json({"type": "reset", "project": project_id})
+
+    async def _leave(self, project_id: int) -> None:
+        self.last_seq.pop(project_id, None)
+        seq_watcher.unwatch(project_id, self)
+        await self.channel_layer.group_discard(project_group(project_id), self.channel_name)
+
+    # --- Limits and timers -----------------------------------------------------------------------
+
+    def _within_frame_rate(self) -> bool:
+        """Token bucket: TASKFLOW_WS_FRAME_RATE frames a second, bursts up to twice that."""
+        now = time.monotonic()
+        rate = settings.TASKFLOW_WS_FRAME_RATE
+        self.frame_allowance = min(2 * rate, self.frame_allowance + (now - self.allowance_checked_at) * rate)
+        self.allowance_checked_at = now
+        if self.frame_allowance < 1:
+            return False
+        self.frame_allowance -= 1
+        return True
+
+    def _set_timer(self, name: str, delay: float, callback) -> None:
+        if name in self.timers:
+            self.timers[name].cancel()
+
+        async def fire() -> None:
+            await asyncio.sleep(delay)
+            await callback()
+
+        self.timers[name] = asyncio.create_task(fire())
+
+    async def _close_unless_authenticated(self) -> None:
+        if self.user is None:
+            await self._close(CLOSE_AUTH_TIMEOUT)
+
+    async def _close_at_expiry(self) -> None:
+        if time.time() >= self.token_expires_at:
+            await self._close(CLOSE_UNAUTHENTICATED)
+
+    async def _close(self, code: int) -> None:
+        if not self.closed:
+            self.closed = True
+            await self.close(code=code)
+
+    async def _bad_request(self, detail: str) -> None:
+        await self.send_json({"type": "error", "code": "bad_request", "detail": detail})
+
+
+def _is_id(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63
+
+
+def _is_seq(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63

@@ -1,0 +1,29 @@
+"""`manage.py prune_events`: remove events older than the retention period."""
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from realtime.selectors import events_expired
+
+BATCH = 5000
+
+
+class Command(BaseCommand):
+    help = (
+        "Delete events older than TASKFLOW_EVENT_RETENTION_DAYS (now %(days)s days). Clients whose last "
+        "seen event was removed get 410 from the changes feed and `reset` on the WebSocket, and reload."
+    ) % {"days": settings.TASKFLOW_EVENT_RETENTION.days}
+
+    def add_arguments(self, parser):
+        parser.add_argument("--dry-run", action="store_true", help="Count what would be deleted; delete nothing.")
+
+    def handle(self, *args, dry_run: bool = False, **options):
+        expired = events_expired()
+        if dry_run:
+            self.stdout.write(f"{expired.count()} event(s) older than the retention period would be deleted.")
+            return
+        deleted = 0
+        # In batches, so a large backlog never holds long locks on the log.
+        while ids := list(expired.values_list("pk", flat=True)[:BATCH]):
+            deleted += expired.model.objects.filter(pk__in=ids).delete()[0]
+        self.stdout.write(f"Deleted {deleted} event(s) older than the retention period.")
