@@ -145,9 +145,8 @@ class DaphneServer:
     def _ready(self) -> bool:
         if self.process.poll() is not None:
             raise RuntimeError(f"Daphne exited with {self.process.returncode}:\n{self.log()}")
-        with suppress(OSError):
-            with urllib.request.urlopen(f"{self.http}/healthz", timeout=1) as response:
-                return response.status == 200
+        with suppress(OSError), urllib.request.urlopen(f"{self.http}/healthz", timeout=1) as response:
+            return response.status == 200
         return False
 
 

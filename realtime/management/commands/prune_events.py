@@ -10,9 +10,10 @@ BATCH = 5000
 
 class Command(BaseCommand):
     help = (
-        "Delete events older than TASKFLOW_EVENT_RETENTION_DAYS (now %(days)s days). Clients whose last "
-        "seen event was removed get 410 from the changes feed and `reset` on the WebSocket, and reload."
-    ) % {"days": settings.TASKFLOW_EVENT_RETENTION.days}
+        "Delete events older than TASKFLOW_EVENT_RETENTION_DAYS "
+        f"(now {settings.TASKFLOW_EVENT_RETENTION.days} days). Clients whose last seen event was removed "
+        "get 410 from the changes feed and `reset` on the WebSocket, and reload."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--dry-run", action="store_true", help="Count what would be deleted; delete nothing.")
