@@ -26,6 +26,11 @@ def project_group(project_id: int) -> str:
     return f"project.{project_id}"
 
 
+def event_counter_lock(project_id: int) -> int:
+    """Lock the project's event counter until the transaction ends; returns the latest seq."""
+    return Project.objects.select_for_update().filter(pk=project_id).values_list("event_seq", flat=True).get()
+
+
 def event_append(*, project_id: int, event_type: EventType, data: dict) -> Event:
     """Record a change of `project_id` in the writer's transaction and publish it after commit.
 
@@ -33,8 +38,7 @@ def event_append(*, project_id: int, event_type: EventType, data: dict) -> Event
     a second writer of the same project waits here until the first commits.
     """
     with transaction.atomic(savepoint=False):
-        current = Project.objects.select_for_update().filter(pk=project_id).values_list("event_seq", flat=True).get()
-        seq = current + 1
+        seq = event_counter_lock(project_id) + 1
         Project.objects.filter(pk=project_id).update(event_seq=seq)
         event = Event.objects.create(
             project_id=project_id, seq=seq, type=event_type, actor_id=acting_user_id(), data=data

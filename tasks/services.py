@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from realtime.context import acting_as
+from realtime.events import event_counter_lock
 from taskflow.errors import AccessDenied, InvalidInput, VersionMismatch
 from tasks.models import (
     PROJECT_EDITORS,
@@ -33,9 +34,16 @@ TASK_EDITABLE_FIELDS = ("title", "description", "status", "priority", "assignee"
 
 
 @contextmanager
-def _change_by(actor: User | None) -> Iterator[None]:
-    """One transaction whose events are attributed to `actor`."""
+def _change_by(actor: User | None, *, project_id: int | None) -> Iterator[None]:
+    """One transaction whose events are attributed to `actor`.
+
+    With `project_id`, the project's event counter is locked first: rows inserted later take
+    shared locks on the project (foreign keys), and concurrent writers would deadlock upgrading
+    them when they append their events. Taken first, the lock makes them queue instead.
+    """
     with transaction.atomic(), acting_as(actor):
+        if project_id is not None:
+            event_counter_lock(project_id)
         yield
 
 
@@ -52,7 +60,7 @@ def _require_role(obj: Project | Task | Membership, allowed: Iterable[str], *, o
 def project_create(*, actor: User, name: str, description: str = "", owner: User | None = None) -> Project:
     """Create a project owned by `owner` (the actor by default), its first member (`member.added`)."""
     owner = owner or actor
-    with _change_by(actor):
+    with _change_by(actor, project_id=None):
         project = Project.objects.create(name=name, description=description, owner=owner)
         Membership.objects.create(project=project, user=owner, role=Role.OWNER)
     return project
@@ -64,7 +72,7 @@ def project_update(*, project: Project, actor: User, data: dict, operator: bool 
     fields = [name for name in ("name", "description") if name in data and data[name] != getattr(project, name)]
     if not fields:
         return project
-    with _change_by(actor):
+    with _change_by(actor, project_id=project.pk):
         for name in fields:
             setattr(project, name, data[name])
         project.save(update_fields=[*fields, "updated_at"])
@@ -74,7 +82,7 @@ def project_update(*, project: Project, actor: User, data: dict, operator: bool 
 def project_delete(*, project: Project, actor: User, operator: bool = False) -> None:
     """Delete a project with its members, tasks and event log; the owner only."""
     _require_role(project, {Role.OWNER}, operator=operator, action="delete the project")
-    with _change_by(actor):
+    with _change_by(actor, project_id=None):
         project.delete()
 
 
@@ -108,7 +116,7 @@ def member_add(
     if role == Role.OWNER:
         raise InvalidInput("A project has exactly one owner.", field="role")
     new_member = _user_by_reference(user)
-    with _change_by(actor):
+    with _change_by(actor, project_id=project.pk):
         if Membership.objects.filter(project=project, user=new_member).exists():
             raise InvalidInput("This user is already a member of the project.", field="user")
         return Membership.objects.create(project=project, user=new_member, role=role)
@@ -124,7 +132,7 @@ def member_change_role(
     _require_member_manager(project, {membership.role, role}, operator=operator)
     if membership.role == role:
         return membership
-    with _change_by(actor):
+    with _change_by(actor, project_id=project.pk):
         membership.role = role
         membership.save(update_fields=["role"])
     return membership
@@ -136,7 +144,7 @@ def member_remove(*, project: Project, actor: User, membership: Membership, oper
         raise InvalidInput("The owner cannot be removed; delete the project or keep it.")
     if membership.user_id != actor.pk:
         _require_member_manager(project, {membership.role}, operator=operator)
-    with _change_by(actor):
+    with _change_by(actor, project_id=project.pk):
         # One save per task, so each unassignment is recorded as an event.
         for task in Task.objects.select_for_update().filter(project=project, assignee_id=membership.user_id):
             _task_apply(task=task, changes={"assignee": None})
@@ -163,7 +171,7 @@ def task_create(*, project: Project, actor: User, data: dict, operator: bool = F
     values = {name: data[name] for name in TASK_EDITABLE_FIELDS if name in data}
     assignee_id = values.pop("assignee", None)
     _validate_assignee(project.pk, assignee_id)
-    with _change_by(actor):
+    with _change_by(actor, project_id=project.pk):
         if "position" not in values:
             last = Task.objects.filter(project=project).aggregate(last=Max("position"))["last"]
             values["position"] = 0 if last is None else last + 1
@@ -189,7 +197,7 @@ def task_update(
     Raises VersionMismatch carrying the current task when the version moved on.
     """
     _require_role(task, TASK_WRITERS, operator=operator, action="edit tasks")
-    with _change_by(actor):
+    with _change_by(actor, project_id=task.project_id):
         current = _task_lock(task, expected_version=expected_version)
         changes = {name: data[name] for name in TASK_EDITABLE_FIELDS if name in data}
         if "assignee" in changes:
@@ -201,7 +209,7 @@ def task_update(
 def task_delete(*, task: Task, actor: User, expected_version: int | None = None, operator: bool = False) -> None:
     """Delete a task, with the same version check as `task_update`."""
     _require_role(task, TASK_WRITERS, operator=operator, action="delete tasks")
-    with _change_by(actor):
+    with _change_by(actor, project_id=task.project_id):
         current = _task_lock(task, expected_version=expected_version)
         current.delete()
 
@@ -209,7 +217,7 @@ def task_delete(*, task: Task, actor: User, expected_version: int | None = None,
 def task_bulk_update(*, tasks: Iterable[Task], actor: User, changes: dict, operator: bool = False) -> int:
     """Apply the same change to several tasks (admin actions); returns how many changed."""
     changed = 0
-    with _change_by(actor):
+    with _change_by(actor, project_id=None):
         for task in tasks:
             changed += task_update(task=task, actor=actor, data=changes, operator=operator).version != task.version
     return changed
