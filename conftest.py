@@ -18,6 +18,12 @@ def _generous_auth_rate(settings):
     settings.TASKFLOW_AUTH_RATE = "100000/min"
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Nearly every test hashes a password; the default PBKDF2 takes seconds a hash on a busy machine."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def api_client() -> APIClient:
     """An anonymous client with an address of its own, so rate limits never leak between tests."""

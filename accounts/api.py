@@ -13,6 +13,8 @@ from accounts.serializers import (
     MeSerializer,
     PasswordChangeSerializer,
     RegisterSerializer,
+    TokenRefreshSerializer,
+    TokenVerifySerializer,
     UserSummarySerializer,
 )
 from accounts.throttles import AuthEndpointThrottle
@@ -38,11 +40,13 @@ class TokenObtainView(jwt_views.TokenObtainPairView):
 
 
 class TokenRefreshView(jwt_views.TokenRefreshView):
+    serializer_class = TokenRefreshSerializer
     throttle_classes = (AuthEndpointThrottle,)
     throttle_scope = "token_refresh"
 
 
 class TokenVerifyView(jwt_views.TokenVerifyView):
+    serializer_class = TokenVerifySerializer
     throttle_classes = (AuthEndpointThrottle,)
     throttle_scope = "token_verify"
 

@@ -3,6 +3,13 @@
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework_simplejwt import serializers as jwt_serializers
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
+from rest_framework_simplejwt.tokens import UntypedToken
 
 from accounts.models import User
 
@@ -74,3 +81,28 @@ class PasswordChangeSerializer(serializers.Serializer):
 
 class LogoutSerializer(serializers.Serializer):
     refresh = serializers.CharField()
+
+
+class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):
+    """simplejwt's refresh, answering 401 rather than failing when the token's user was deleted."""
+
+    def validate(self, attrs: dict) -> dict:
+        try:
+            return super().validate(attrs)
+        except User.DoesNotExist:
+            raise AuthenticationFailed(self.error_messages["no_active_account"], "no_active_account") from None
+
+
+class TokenVerifySerializer(serializers.Serializer):
+    """A token is valid when it is signed, unexpired and not blacklisted, and, for an access token,
+    when its user is active and has not changed password since: what the API itself would accept."""
+
+    token = serializers.CharField(write_only=True)
+
+    def validate(self, attrs: dict) -> dict:
+        token = UntypedToken(attrs["token"])  # TokenError -> 401 in the view
+        if BlacklistedToken.objects.filter(token__jti=token.get(jwt_settings.JTI_CLAIM)).exists():
+            raise InvalidToken("Token is blacklisted.")
+        if token.get(jwt_settings.TOKEN_TYPE_CLAIM) == "access":
+            JWTAuthentication().get_user(token)  # AuthenticationFailed (401) for a user it no longer admits
+        return {}
