@@ -139,6 +139,10 @@ class DaphneServer:
                 self.process.wait()
         self.process = None
 
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 

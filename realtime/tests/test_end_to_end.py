@@ -14,6 +14,7 @@ import uuid
 import pytest
 import websockets
 
+from realtime.tests.example_client import taskflow_sync
 from realtime.tests.servers import DaphneServer, RedisServer, api, shared_database_url
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -191,3 +192,43 @@ async def test_redis_restart_during_writes_loses_and_duplicates_nothing(private_
 
     assert statuses == [200] * 200
     assert received == list(range(1, first_write_seq + 200))
+
+
+def _fresh_state(server: DaphneServer, token: str, project: int) -> dict:
+    _, tasks = api(server, "GET", f"/api/tasks/?project={project}&page_size=200", token=token)
+    _, members = api(server, "GET", f"/api/projects/{project}/members/", token=token)
+    return {
+        "tasks": {task["id"]: task for task in tasks["results"]},
+        "members": {member["user"]: member for member in members["results"]},
+    }
+
+
+async def test_example_client_stays_in_sync_across_a_server_restart(two_servers):
+    a, b = two_servers
+    token, project, task = await asyncio.to_thread(_team, a)
+    _, me = await asyncio.to_thread(api, a, "GET", "/api/auth/me/", None, token)
+    client = taskflow_sync.TaskFlowClient(b.http, me["username"], "a-long-passphrase-1")
+    mirror = taskflow_sync.ProjectMirror()
+    follower = asyncio.create_task(taskflow_sync.follow(client, mirror, project))
+
+    async def synced() -> bool:
+        fresh = await asyncio.to_thread(_fresh_state, a, token, project)
+        return {"tasks": mirror.tasks, "members": mirror.members} == fresh
+
+    async def wait_synced(timeout: float = 15) -> None:
+        deadline = time.monotonic() + timeout
+        while not await synced():
+            assert time.monotonic() < deadline, "the example client did not catch up"
+            await asyncio.sleep(0.1)
+
+    await asyncio.to_thread(api, a, "PATCH", f"/api/tasks/{task}/", {"status": "in_progress"}, token)
+    await wait_synced()
+
+    await asyncio.to_thread(b.stop)
+    for index in range(3):
+        await asyncio.to_thread(api, a, "POST", "/api/tasks/", {"project": project, "title": f"Offline {index}"}, token)
+    await asyncio.to_thread(b.start)
+    await wait_synced()
+
+    follower.cancel()
+    assert len(mirror.tasks) == 4

@@ -1,0 +1,109 @@
+"""Every event type, applied to a client's previous state, gives what a fresh GET shows.
+
+The client is the example of docs/realtime.md (`ProjectMirror`); the events come from the changes
+feed, the same records the WebSocket sends.
+"""
+
+import pytest
+
+from realtime.tests.example_client import taskflow_sync
+
+pytestmark = pytest.mark.django_db
+
+
+def _fresh(client, project_id: int) -> dict:
+    tasks = client.get(f"/api/tasks/?project={project_id}&page_size=200")
+    members = client.get(f"/api/projects/{project_id}/members/?page_size=200")
+    project = client.get(f"/api/projects/{project_id}/").json()
+    return {
+        "project": {key: value for key, value in project.items() if key not in ("role", "event_seq")},
+        "members": {member["user"]: member for member in members.json()["results"]},
+        "tasks": {task["id"]: task for task in tasks.json()["results"]},
+        "seq": project["event_seq"],
+    }
+
+
+def _state(mirror) -> dict:
+    return {"project": mirror.project, "members": mirror.members, "tasks": mirror.tasks, "seq": mirror.seq}
+
+
+@pytest.fixture
+def mirror(client, project):
+    """A client's copy of the project, loaded once, then kept up to date only by events."""
+    state = _fresh(client, project.pk)
+    copy = taskflow_sync.ProjectMirror()
+    copy.load(
+        project={**state["project"], "role": "owner"},
+        members=list(state["members"].values()),
+        tasks=list(state["tasks"].values()),
+        seq=state["seq"],
+    )
+    return copy
+
+
+def _apply_new_events(client, mirror, project_id: int, *, expected_types: list[str]) -> None:
+    feed = client.get(f"/api/projects/{project_id}/events/?since={mirror.seq}").json()
+    assert [event["type"] for event in feed["events"]] == expected_types
+    for event in feed["events"]:
+        mirror.apply(event)
+
+
+def _assert_in_sync(client, mirror, project_id: int) -> None:
+    assert _state(mirror) == _fresh(client, project_id)
+
+
+def test_task_created_applies(client, project, mirror):
+    client.post("/api/tasks/", {"project": project.pk, "title": "New", "labels": ["a", "b"], "priority": "high"})
+    _apply_new_events(client, mirror, project.pk, expected_types=["task.created"])
+    _assert_in_sync(client, mirror, project.pk)
+
+
+def test_task_updated_applies(client, project, mirror):
+    task = client.post("/api/tasks/", {"project": project.pk, "title": "Old"}).json()
+    client.patch(f"/api/tasks/{task['id']}/", {"title": "New", "status": "done", "labels": ["x"]})
+    _apply_new_events(client, mirror, project.pk, expected_types=["task.created", "task.updated"])
+    _assert_in_sync(client, mirror, project.pk)
+
+
+def test_task_replaced_with_put_applies(client, project, mirror):
+    task = client.post("/api/tasks/", {"project": project.pk, "title": "Old", "description": "d"}).json()
+    client.put(f"/api/tasks/{task['id']}/", {"title": "Whole", "description": "", "priority": "low"})
+    _apply_new_events(client, mirror, project.pk, expected_types=["task.created", "task.updated"])
+    _assert_in_sync(client, mirror, project.pk)
+
+
+def test_task_deleted_applies(client, project, mirror):
+    task = client.post("/api/tasks/", {"project": project.pk, "title": "Doomed"}).json()
+    client.delete(f"/api/tasks/{task['id']}/")
+    _apply_new_events(client, mirror, project.pk, expected_types=["task.created", "task.deleted"])
+    _assert_in_sync(client, mirror, project.pk)
+
+
+def test_project_updated_applies(client, project, mirror):
+    client.patch(f"/api/projects/{project.pk}/", {"name": "Renamed", "description": "Now with a plan"})
+    _apply_new_events(client, mirror, project.pk, expected_types=["project.updated"])
+    _assert_in_sync(client, mirror, project.pk)
+
+
+def test_member_added_updated_and_removed_apply(client, project, mirror, add_member):
+    other = add_member("viewer")
+    client.patch(f"/api/projects/{project.pk}/members/{other.pk}/", {"role": "member"})
+    _apply_new_events(client, mirror, project.pk, expected_types=["member.added", "member.updated"])
+    _assert_in_sync(client, mirror, project.pk)
+
+    client.delete(f"/api/projects/{project.pk}/members/{other.pk}/")
+    _apply_new_events(client, mirror, project.pk, expected_types=["member.removed"])
+    _assert_in_sync(client, mirror, project.pk)
+
+
+def test_removing_an_assignee_applies_as_task_updates_then_member_removed(client, project, mirror, add_member):
+    other = add_member("member")
+    client.post("/api/tasks/", {"project": project.pk, "title": "Theirs", "assignee": other.pk})
+    client.delete(f"/api/projects/{project.pk}/members/{other.pk}/")
+    _apply_new_events(
+        client,
+        mirror,
+        project.pk,
+        expected_types=["member.added", "task.created", "task.updated", "member.removed"],
+    )
+    _assert_in_sync(client, mirror, project.pk)
