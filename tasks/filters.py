@@ -1,6 +1,6 @@
 """Filters, search and ordering of the task list (`GET /api/tasks/`)."""
 
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 
 import django_filters
 from django import forms
@@ -25,19 +25,19 @@ def _comma_list(name: str, value: str, allowed: list[str]) -> list[str]:
 
 
 def _moment(name: str, value: str, *, end_of_day: bool) -> datetime:
-    """A datetime from ISO 8601; a bare date means the start (or end) of that day in UTC."""
+    """A UTC datetime from ISO 8601; a bare date means the start (or end) of that day in UTC."""
     try:
-        moment = parse_datetime(value)
-        if moment is None:
-            day = parse_date(value)
-            if day is not None:
-                moment = datetime.combine(day, time.max if end_of_day else time.min)
-    except ValueError:
+        day = parse_date(value)
+        if day is not None:
+            moment = datetime.combine(day, time.max if end_of_day else time.min, tzinfo=UTC)
+        else:
+            moment = parse_datetime(value)
+            if moment is not None:
+                moment = moment.replace(tzinfo=UTC) if timezone.is_naive(moment) else moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         moment = None
     if moment is None:
         raise ValidationError({name: ["Enter an ISO 8601 date or date-time."]})
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment, timezone.UTC)
     return moment
 
 
@@ -58,7 +58,7 @@ class TaskFilter(django_filters.FilterSet):
     label = django_filters.CharFilter(method="filter_label", max_length=LABEL_MAX)
     due_before = django_filters.CharFilter(method="filter_due_before", help_text="Inclusive; date or date-time.")
     due_after = django_filters.CharFilter(method="filter_due_after", help_text="Inclusive; date or date-time.")
-    updated_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    updated_since = django_filters.CharFilter(method="filter_updated_since", help_text="Inclusive date-time.")
     search = django_filters.CharFilter(
         method="filter_search",
         max_length=SEARCH_MAX_LENGTH,
@@ -98,6 +98,9 @@ class TaskFilter(django_filters.FilterSet):
 
     def filter_due_after(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(due_at__gte=_moment(name, value, end_of_day=False))
+
+    def filter_updated_since(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(updated_at__gte=_moment(name, value, end_of_day=False))
 
     def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         words = value.split()

@@ -117,7 +117,9 @@ class Task(models.Model):
 class TaskLabel(models.Model):
     """Index of `Task.labels`, one row per label, so that tasks can be filtered by label.
 
-    Written only by the task services, together with `Task.labels`.
+    Written only by the task services, together with `Task.labels`. Names are unique per task by
+    validation, ignoring case; there is no unique index, since MySQL's collation would also call
+    "cafe" and "café" the same.
     """
 
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="label_index")
@@ -125,9 +127,7 @@ class TaskLabel(models.Model):
 
     class Meta:
         ordering = ["task_id", "id"]
-        constraints = [
-            models.UniqueConstraint(fields=["task", "name"], name="tasklabel_unique_name_per_task"),
-        ]
+        indexes = [models.Index(fields=["task", "name"], name="tasklabel_task_name")]
 
     def __str__(self) -> str:
         return self.name

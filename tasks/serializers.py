@@ -71,7 +71,7 @@ class PriorityField(serializers.ChoiceField):
 
 
 class TaskSerializer(serializers.ModelSerializer):
-    project = serializers.PrimaryKeyRelatedField(queryset=Project.objects.none())
+    project = serializers.PrimaryKeyRelatedField(queryset=Project.objects.none(), pk_field=serializers.IntegerField())
     title = serializers.CharField(max_length=TASK_TITLE_MAX)
     description = serializers.CharField(max_length=DESCRIPTION_MAX, allow_blank=True, required=False)
     status = serializers.ChoiceField(choices=Status.choices, required=False)
