@@ -1,10 +1,13 @@
 """The application's error type and its one mapping to HTTP responses."""
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from taskflow.parsers import PayloadTooLarge
 
 
 class ApplicationError(Exception):
@@ -59,7 +62,9 @@ def exception_handler(exc, context):
         return Response(current, status=exc.status_code, headers={"ETag": f'"{exc.current.version}"'})
     if isinstance(exc, ApplicationError):
         return Response(exc.response_body(), status=exc.status_code)
-    if isinstance(exc, Http404):
+    if isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()

@@ -17,9 +17,10 @@ class PayloadTooLarge(APIException):
 class BoundedJSONParser(JSONParser):
     """JSON parser that refuses bodies over TASKFLOW_MAX_BODY_BYTES with 413.
 
-    DRF reads the body stream itself, past Django's DATA_UPLOAD_MAX_MEMORY_SIZE check, so the bound
-    is applied here. Deeply nested documents raise RecursionError in the json module, which DRF
-    does not catch: they are a 400 like any other malformed JSON.
+    Django's DATA_UPLOAD_MAX_MEMORY_SIZE (set to the same bound) stops a larger body before it is
+    read when DRF reads it through `request.body`; the bound is checked here as well for streams.
+    Deeply nested documents raise RecursionError in the json module, which DRF does not catch:
+    they are a 400 like any other malformed JSON.
     """
 
     def parse(self, stream, media_type=None, parser_context=None):
