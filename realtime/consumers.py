@@ -69,7 +69,7 @@ class ProjectEventsConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             content = json.loads(text) if text is not None else None
-        except ValueError:
+        except (ValueError, RecursionError):
             content = None
         if self.user is None:
             await self._authenticate_first(content)
@@ -85,7 +85,8 @@ class ProjectEventsConsumer(AsyncJsonWebsocketConsumer):
             "unsubscribe": self._unsubscribe,
             "ping": self._ping,
         }
-        handler = handlers.get(content.get("type"))
+        frame_type = content.get("type")
+        handler = handlers.get(frame_type) if isinstance(frame_type, str) else None
         if handler is None:
             await self._bad_request("Unknown frame type.")
         else:
@@ -127,14 +128,16 @@ class ProjectEventsConsumer(AsyncJsonWebsocketConsumer):
             return
         if project_id in self.last_seq:
             await self._leave(project_id)
-        if not await access.is_member(user_id=self.user.pk, project_id=project_id):
-            await self.send_json({"type": "error", "code": "not_found", "project": project_id})
-            return
-        # Join the live stream first, then read the log: nothing committed in between is missed,
-        # and what arrives twice is dropped by seq.
+        # Join the live stream, then read the latest seq, then check membership: nothing committed
+        # in between is missed (what arrives twice is dropped by seq), and a removal committed
+        # after the check comes as an event, which revokes.
         await self.channel_layer.group_add(project_group(project_id), self.channel_name)
         current = await access.project_event_seq(project_id)
-        if current is None or (since is not None and since > current):
+        if current is None or not await access.is_member(user_id=self.user.pk, project_id=project_id):
+            await self.channel_layer.group_discard(project_group(project_id), self.channel_name)
+            await self.send_json({"type": "error", "code": "not_found", "project": project_id})
+            return
+        if since is not None and since > current:
             await self._reset(project_id)
             return
         async with self.delivery_lock:
@@ -207,7 +210,12 @@ class ProjectEventsConsumer(AsyncJsonWebsocketConsumer):
     async def _send_event(self, frame: dict) -> None:
         """Send one event in order; a member.removed of this user revokes the subscription instead."""
         project_id = frame["project"]
-        if frame["event"] == "member.removed" and frame["data"].get("user") == self.user.pk:
+        if (
+            frame["event"] == "member.removed"
+            and frame["data"].get("user") == self.user.pk
+            # A replay may pass an old removal of a member who was added back since.
+            and not await access.is_member(user_id=self.user.pk, project_id=project_id)
+        ):
             await self._revoke(project_id)
             return
         self.last_seq[project_id] = frame["seq"]
@@ -254,7 +262,10 @@ class ProjectEventsConsumer(AsyncJsonWebsocketConsumer):
             await self._close(CLOSE_AUTH_TIMEOUT)
 
     async def _close_at_expiry(self) -> None:
-        if time.time() >= self.token_expires_at:
+        remaining = self.token_expires_at - time.time()
+        if remaining > 0:  # woken early, or renewed meanwhile
+            self._set_timer("expiry", remaining, self._close_at_expiry)
+        else:
             await self._close(CLOSE_UNAUTHENTICATED)
 
     async def _close(self, code: int) -> None:
