@@ -3,6 +3,7 @@
 from django.contrib import admin
 
 from realtime.models import Event
+from taskflow.admin_pages import on_own_admin_pages
 
 
 @admin.register(Event)
@@ -18,3 +19,9 @@ class EventAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Not from the event pages: a hole in the log would silently cost clients a change
+        # (`manage.py prune_events` removes old events from the front, which clients detect).
+        # Deleting a project still takes its events along.
+        return not on_own_admin_pages(request, self) and super().has_delete_permission(request, obj)

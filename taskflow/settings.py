@@ -78,7 +78,7 @@ ROOT_URLCONF = "taskflow.urls"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "taskflow" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [

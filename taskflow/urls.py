@@ -44,7 +44,9 @@ urlpatterns = [
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path(
+        "api/redoc/", SpectacularRedocView.as_view(url_name="schema", template_name="taskflow/redoc.html"), name="redoc"
+    ),
     re_path(r"^api/(?P<unmatched>.*)$", api_not_found),
     path("api-auth/", include("rest_framework.urls")),
     path("docs", RedirectView.as_view(pattern_name="swagger-ui")),

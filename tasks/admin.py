@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 
 from accounts.models import User
+from taskflow.admin_pages import on_own_admin_pages
 from taskflow.errors import ApplicationError
 from tasks import services
 from tasks.models import Membership, Project, Role, Status, Task
@@ -43,7 +44,13 @@ class ProjectAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            services.project_update(project=obj, actor=request.user, data=form.cleaned_data, operator=True)
+            # The form already set the new values on `obj`; the service compares with the stored row.
+            services.project_update(
+                project=Project.objects.get(pk=obj.pk),
+                actor=request.user,
+                data={name: form.cleaned_data[name] for name in form.changed_data},
+                operator=True,
+            )
         else:
             created = services.project_create(
                 actor=request.user, owner=obj.owner, name=obj.name, description=obj.description
@@ -83,11 +90,21 @@ class MembershipAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return ["project", "user", "joined_at"] if obj is not None else ["joined_at"]
 
+    def has_delete_permission(self, request, obj=None):
+        # The owner's membership goes only with the project.
+        if obj is not None and obj.role == Role.OWNER and on_own_admin_pages(request, self):
+            return False
+        return super().has_delete_permission(request, obj)
+
     def save_model(self, request, obj, form, change):
         try:
             if change:
                 services.member_change_role(
-                    project=obj.project, actor=request.user, membership=obj, role=obj.role, operator=True
+                    project=obj.project,
+                    actor=request.user,
+                    membership=Membership.objects.get(pk=obj.pk),
+                    role=obj.role,
+                    operator=True,
                 )
             else:
                 created = services.member_add(
@@ -125,6 +142,14 @@ class TaskAdminForm(forms.ModelForm):
         model = Task
         fields = ["project", "title", "description", "status", "priority", "assignee", "due_at", "labels", "position"]
 
+    def clean(self):
+        cleaned = super().clean()
+        project = cleaned.get("project") or (self.instance.project if self.instance.pk else None)
+        assignee = cleaned.get("assignee")
+        if project is not None and assignee is not None and not project.memberships.filter(user=assignee).exists():
+            self.add_error("assignee", "The assignee must be a member of the project.")
+        return cleaned
+
     def clean_labels(self):
         labels = self.cleaned_data.get("labels") or []
         if not isinstance(labels, list) or not all(isinstance(label, str) and label.strip() for label in labels):
@@ -142,6 +167,11 @@ class TaskAdmin(admin.ModelAdmin):
     list_select_related = ["project", "assignee"]
     readonly_fields = ["version", "created_by", "created_at", "updated_at", "completed_at"]
     raw_id_fields = ["project", "assignee"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A task stays in the project it was created in.
+        return [*self.readonly_fields, "project"] if obj is not None else self.readonly_fields
+
     date_hierarchy = "updated_at"
     actions = ["mark_done", "mark_cancelled", "unassign", "assign_to"]
 

@@ -248,3 +248,24 @@ def _task_apply(*, task: Task, changes: dict) -> None:
     task.save(update_fields=[*fields, "version", "updated_at"])
     if "labels" in fields:
         _label_index_replace(task, created=False)
+
+
+# --- Users ----------------------------------------------------------------------------------------
+
+
+def user_delete(*, user: User, actor: User) -> None:
+    """Delete a user account, recording what that changes in every project as events.
+
+    The user leaves each project (their tasks there become unassigned) and the tasks they created
+    lose their `created_by`, each with a `task.updated` event; the database's own SET NULL would
+    change those rows silently. A user who owns projects cannot be deleted (Project.owner is
+    protected): transfer or delete those projects first.
+    """
+    with _change_by(actor, project_id=None):
+        for membership in Membership.objects.filter(user=user).exclude(role=Role.OWNER).select_related("project"):
+            member_remove(project=membership.project, actor=actor, membership=membership, operator=True)
+        for task in Task.objects.select_for_update().filter(created_by=user):
+            task.created_by = None
+            task.version += 1
+            task.save(update_fields=["created_by", "version", "updated_at"])
+        user.delete()
