@@ -7,7 +7,6 @@ stopped by the test that started it: only the processes started here are ever si
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -47,12 +46,35 @@ def shared_database_url() -> str:
     return f"mysql://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 3306}/{db['NAME']}"
 
 
-class RedisServer:
-    """A redis-server of the test's own, keeping nothing on disk, restartable on the same port."""
+class ServerProcess:
+    """A server in a process of its own on a free port: start() it, stop() it, restart() it."""
 
     def __init__(self) -> None:
         self.port = free_port()
         self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop the process this object started (and only that one): politely, then firmly."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def restart(self) -> None:
+        """Stop, then start again on the same port."""
+        self.stop()
+        self.start()
+
+
+class RedisServer(ServerProcess):
+    """A redis-server of the test's own, keeping nothing on disk."""
 
     @property
     def url(self) -> str:
@@ -69,20 +91,6 @@ class RedisServer:
         )
         wait_until(self._answers, timeout=START_TIMEOUT_SECONDS, what=f"redis-server on port {self.port}")
 
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
     def _answers(self) -> bool:
         with suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
             conn.sendall(b"PING\r\n")
@@ -90,11 +98,11 @@ class RedisServer:
         return False
 
 
-class DaphneServer:
-    """TaskFlow served by Daphne in a process of its own."""
+class DaphneServer(ServerProcess):
+    """TaskFlow served by Daphne."""
 
     def __init__(self, *, database_url: str, redis_url: str, channel_prefix: str, **settings: str) -> None:
-        self.port = free_port()
+        super().__init__()
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "taskflow.settings",
@@ -106,7 +114,6 @@ class DaphneServer:
             "DJANGO_DEBUG": "false",
             **settings,
         }
-        self.process: subprocess.Popen | None = None
         self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"taskflow-daphne-{self.port}.log"
 
     @property
@@ -128,20 +135,6 @@ class DaphneServer:
         )
         log.close()
         wait_until(self._ready, timeout=START_TIMEOUT_SECONDS, what=f"Daphne on port {self.port}")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
