@@ -6,7 +6,7 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
 from accounts.models import User
-from realtime.events import event_frame
+from realtime.events import event_message
 from realtime.models import Event
 from tasks.models import Membership, Project
 
@@ -41,10 +41,11 @@ def project_event_seq(project_id: int) -> int | None:
 
 
 @database_sync_to_async
-def event_frames(project_id: int, *, after: int, upto: int, limit: int) -> list[dict]:
-    """Frames of the project's logged events with after < seq <= upto, in order, at most `limit`."""
+def event_messages(project_id: int, *, after: int, upto: int, limit: int) -> list[dict]:
+    """The project's logged events with after < seq <= upto, in order, at most `limit`, as the
+    channel layer carries them (see realtime.events.event_message)."""
     events = Event.objects.filter(project_id=project_id, seq__gt=after, seq__lte=upto).order_by("seq")[:limit]
-    return [event_frame(event) for event in events]
+    return [event_message(event) for event in events]
 
 
 @database_sync_to_async

@@ -2,21 +2,23 @@
 
 Per project a socket delivers every seq exactly once and in increasing order, or says `reset`.
 The channel layer is only the fast path: the socket remembers the last seq it delivered per
-project, fills any gap from the event log, drops repeats, and the process-wide `SeqWatcher` makes
-it catch up when the channel layer lost a message (a Redis restart, say).
+project, fills any gap from the event log and drops repeats; the process's ProjectHub feeds it
+events and makes it catch up when the channel layer lost one (a Redis restart, say). A socket too
+slow to take its events is closed, so that its client resumes, rather than left behind.
 """
 
 import asyncio
 import json
 import logging
 import time
+from functools import partial
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from realtime import access
-from realtime.events import project_group
-from realtime.watcher import seq_watcher
+from realtime.hub import ProjectHub
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +27,7 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_AUTH_TIMEOUT = 4408
 CLOSE_TOO_MANY = 4429
 CLOSE_MESSAGE_TOO_BIG = 1009
+CLOSE_TOO_SLOW = 1013  # "try again later": the client reconnects and resumes from its last seq
 
 # Sockets open per user in this process.
 _open_sockets_per_user: dict[int, int] = {}
@@ -33,24 +36,32 @@ _open_sockets_per_user: dict[int, int] = {}
 class ProjectEventsConsumer(AsyncJsonWebsocketConsumer):
     """One client connection: JWT in the first frame, then subscriptions to projects."""
 
+    # Sockets do not listen on the channel layer themselves: their process's hub does, once.
+    channel_layer_alias = None
+
     async def connect(self) -> None:
         self.user = None
         self.token_expires_at = 0.0
         self.last_seq: dict[int, int] = {}  # project id -> last seq delivered to this client
-        self.delivery_lock = asyncio.Lock()
         self.timers: dict[str, asyncio.Task] = {}
         self.frame_allowance = float(settings.TASKFLOW_WS_FRAME_RATE)
         self.allowance_checked_at = time.monotonic()
         self.closed = False
+        self.hub = ProjectHub.current()
+        # Everything about subscriptions happens in one task, in the order it was asked for:
+        # subscribing (replay included), events, unsubscribing. So no lock is needed, and an event
+        # queued behind a replay is simply dropped if the replay already sent it.
+        self.outbox: asyncio.Queue = asyncio.Queue()
+        self.sender = asyncio.create_task(self._run_outbox())
         await self.accept()
         self._set_timer("auth", settings.TASKFLOW_WS_AUTH_TIMEOUT, self._close_unless_authenticated)
 
     async def disconnect(self, code: int) -> None:
         self.closed = True
+        self.sender.cancel()
         for timer in self.timers.values():
             timer.cancel()
-        for project_id in list(self.last_seq):
-            await self._leave(project_id)
+        await self.hub.unsubscribe_all(self)
         if self.user is not None:
             _open_sockets_per_user[self.user.pk] -= 1
             if not _open_sockets_per_user[self.user.pk]:
@@ -126,66 +137,105 @@ class ProjectEventsConsumer(AsyncJsonWebsocketConsumer):
         if not _is_id(project_id) or not (since is None or _is_seq(since)):
             await self._bad_request("`project` is a project id and `since`, when given, a seq (integer >= 0).")
             return
-        if project_id in self.last_seq:
-            await self._leave(project_id)
-        # Join the live stream, then read the latest seq, then check membership: nothing committed
-        # in between is missed (what arrives twice is dropped by seq), and a removal committed
-        # after the check comes as an event, which revokes.
-        await self.channel_layer.group_add(project_group(project_id), self.channel_name)
-        current = await access.project_event_seq(project_id)
-        if current is None or not await access.is_member(user_id=self.user.pk, project_id=project_id):
-            await self.channel_layer.group_discard(project_group(project_id), self.channel_name)
-            await self.send_json({"type": "error", "code": "not_found", "project": project_id})
-            return
-        if since is not None and since > current:
-            await self._reset(project_id)
-            return
-        async with self.delivery_lock:
-            self.last_seq[project_id] = current if since is None else since
-            seq_watcher.watch(project_id, self)
-            if await self._send_from_log(project_id, upto=current):
-                await self.send_json({"type": "subscribed", "project": project_id, "seq": current})
+        self._queue(partial(self._start_subscription, project_id, since))
 
     async def _unsubscribe(self, content: dict) -> None:
         project_id = content.get("project")
         if not _is_id(project_id):
             await self._bad_request("`project` is a project id.")
             return
-        await self._leave(project_id)
-        await self.send_json({"type": "unsubscribed", "project": project_id})
+        self._queue(partial(self._end_subscription, project_id))
 
     async def _ping(self, content: dict) -> None:
         await self.send_json({"type": "pong"})
 
-    # --- Events from the channel layer and the watcher ------------------------------------------
+    # --- Events from the hub ----------------------------------------------------------------------------
 
-    async def project_event(self, message: dict) -> None:
-        """A committed event published to `project.<id>`."""
-        frame = message["frame"]
-        await self.deliver(frame["project"], [frame], upto=frame["seq"])
+    async def dispatch(self, message: dict) -> None:
+        """Channels' dispatch, without its per-message `close_old_connections()` in a thread.
 
-    async def deliver(self, project_id: int, frames: list[dict], *, upto: int) -> None:
-        """Bring the client up to seq `upto` of the project, from `frames` (in order) and the log.
-
-        Frames already delivered are dropped; a gap before `upto` is filled from the event log.
+        That hop costs a thread round trip per frame, and this consumer needs none of it: all its
+        database access goes through database_sync_to_async (realtime.access), which closes stale
+        connections in the thread that uses them.
         """
-        async with self.delivery_lock:
-            if self.closed:
-                return
-            for frame in frames:
-                last = self.last_seq.get(project_id)
-                if last is None or frame["seq"] > last + 1:
-                    break
-                if frame["seq"] == last + 1:
-                    await self._send_event(frame)
-            if self.last_seq.get(project_id, upto) < upto:
-                await self._send_from_log(project_id, upto=upto)
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
-    async def project_gone(self, project_id: int) -> None:
+    def enqueue(self, project_id: int, messages: list[dict] | None, *, upto: int) -> None:
+        """Called by the hub: events of `project_id` up to seq `upto` (None: the project is gone)."""
+        if messages is None:
+            self._queue(partial(self._project_gone, project_id))
+        else:
+            self._queue(partial(self._deliver, project_id, messages, upto))
+
+    def _queue(self, job) -> None:
+        """Queue work for the outbox task. A socket whose outbox overflows cannot keep up: it is
+        closed so that its client resumes from its last seq, instead of silently falling behind
+        or holding events without bound."""
+        if self.closed:
+            return
+        if self.outbox.qsize() >= settings.TASKFLOW_WS_OUTBOX_LIMIT:
+            logger.warning(
+                "Closing a socket of user %s: %d jobs waiting.", getattr(self.user, "pk", None), self.outbox.qsize()
+            )
+            self.closed = True
+            self._set_timer("too_slow", 0, lambda: self.close(code=CLOSE_TOO_SLOW))
+            return
+        self.outbox.put_nowait(job)
+
+    async def _run_outbox(self) -> None:
+        while True:
+            job = await self.outbox.get()
+            try:
+                await job()
+            except Exception:
+                logger.exception("A socket's outbox failed (%s); closing the socket.", job.func.__name__)
+                await self._close(CLOSE_TOO_SLOW)
+                return
+
+    async def _start_subscription(self, project_id: int, since: int | None) -> None:
+        if project_id in self.last_seq:
+            await self._leave(project_id)
+        # Join the live stream, then read the latest seq, then check membership: nothing committed
+        # in between is missed (what arrives twice is dropped by seq), and a removal committed
+        # after the check comes as an event, which revokes.
+        await self.hub.subscribe(project_id, self)
+        current = await access.project_event_seq(project_id)
+        if current is None or not await access.is_member(user_id=self.user.pk, project_id=project_id):
+            await self.hub.unsubscribe(project_id, self)
+            await self.send_json({"type": "error", "code": "not_found", "project": project_id})
+            return
+        if since is not None and since > current:
+            await self._reset(project_id)
+            return
+        self.last_seq[project_id] = current if since is None else since
+        if await self._send_from_log(project_id, upto=current):
+            await self.send_json({"type": "subscribed", "project": project_id, "seq": current})
+
+    async def _end_subscription(self, project_id: int) -> None:
+        await self._leave(project_id)
+        await self.send_json({"type": "unsubscribed", "project": project_id})
+
+    async def _deliver(self, project_id: int, messages: list[dict], upto: int) -> None:
+        """Bring the client up to seq `upto` of the project, from `messages` (in order) and the log.
+
+        Events already delivered are dropped; a gap before `upto` is filled from the event log.
+        """
+        for message in messages:
+            last = self.last_seq.get(project_id)
+            if last is None or message["seq"] > last + 1:
+                break
+            if message["seq"] == last + 1:
+                await self._send_event(message)
+        if self.last_seq.get(project_id, upto) < upto:
+            await self._send_from_log(project_id, upto=upto)
+
+    async def _project_gone(self, project_id: int) -> None:
         """The project was deleted: nothing more will come for it."""
-        async with self.delivery_lock:
-            if project_id in self.last_seq:
-                await self._revoke(project_id)
+        if project_id in self.last_seq:
+            await self._revoke(project_id)
 
     async def _send_from_log(self, project_id: int, *, upto: int) -> bool:
         """Send the logged events after the last delivered one through `upto`, in order.
@@ -195,31 +245,32 @@ class ProjectEventsConsumer(AsyncJsonWebsocketConsumer):
         """
         while project_id in self.last_seq and self.last_seq[project_id] < upto:
             last = self.last_seq[project_id]
-            frames = await access.event_frames(
+            messages = await access.event_messages(
                 project_id, after=last, upto=upto, limit=settings.TASKFLOW_WS_REPLAY_BATCH
             )
-            if not frames or frames[0]["seq"] != last + 1:
+            if not messages or messages[0]["seq"] != last + 1:
                 await self._reset(project_id)
                 return False
-            for frame in frames:
-                await self._send_event(frame)
+            for message in messages:
+                await self._send_event(message)
                 if project_id not in self.last_seq:
                     return False
         return project_id in self.last_seq
 
-    async def _send_event(self, frame: dict) -> None:
+    async def _send_event(self, message: dict) -> None:
         """Send one event in order; a member.removed of this user revokes the subscription instead."""
-        project_id = frame["project"]
+        project_id = message["project"]
         if (
-            frame["event"] == "member.removed"
-            and frame["data"].get("user") == self.user.pk
+            message["event"] == "member.removed"
+            and message["member"] == self.user.pk
             # A replay may pass an old removal of a member who was added back since.
             and not await access.is_member(user_id=self.user.pk, project_id=project_id)
         ):
             await self._revoke(project_id)
             return
-        self.last_seq[project_id] = frame["seq"]
-        await self.send_json(frame)
+        self.last_seq[project_id] = message["seq"]
+        # The frame was encoded once for every socket (realtime.events.event_message).
+        await self.base_send({"type": "websocket.send", "text": message["text"]})
 
     async def _revoke(self, project_id: int) -> None:
         await self._leave(project_id)
@@ -231,8 +282,7 @@ class ProjectEventsConsumer(AsyncJsonWebsocketConsumer):
 
     async def _leave(self, project_id: int) -> None:
         self.last_seq.pop(project_id, None)
-        seq_watcher.unwatch(project_id, self)
-        await self.channel_layer.group_discard(project_group(project_id), self.channel_name)
+        await self.hub.unsubscribe(project_id, self)
 
     # --- Limits and timers -----------------------------------------------------------------------
 

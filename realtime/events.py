@@ -1,6 +1,7 @@
 """Recording events in the log and publishing them once committed: the one place events are made."""
 
 import asyncio
+import json
 import logging
 from functools import partial
 
@@ -43,7 +44,7 @@ def event_append(*, project_id: int, event_type: EventType, data: dict) -> Event
         event = Event.objects.create(
             project_id=project_id, seq=seq, type=event_type, actor_id=acting_user_id(), data=data
         )
-        transaction.on_commit(partial(event_publish, frame=event_frame(event)), robust=True)
+        transaction.on_commit(partial(event_publish, message=event_message(event)), robust=True)
     return event
 
 
@@ -65,19 +66,36 @@ def event_frame(event: Event) -> dict:
     return {"type": "event", "event": record.pop("type"), **record}
 
 
-def event_publish(*, frame: dict) -> None:
+def event_message(event: Event) -> dict:
+    """The channel-layer message of an event: what routing needs, and the frame encoded once.
+
+    Every socket of every process sends the same text, so the frame is serialized here, once,
+    not once per socket. `member` is the user a member.* event is about (for revocation).
+    """
+    frame = event_frame(event)
+    return {
+        "type": "project.event",
+        "project": frame["project"],
+        "seq": frame["seq"],
+        "event": frame["event"],
+        "member": frame["data"].get("user") if frame["event"].startswith("member.") else None,
+        "text": json.dumps(frame, separators=(",", ":")),
+    }
+
+
+def event_publish(*, message: dict) -> None:
     """Send a committed event to the project's group. Failure is logged, never raised.
 
     The event is already durable in the log, so a subscriber that misses it catches up by seq.
     """
     try:
-        async_to_sync(_group_send)(project_group(frame["project"]), {"type": "project.event", "frame": frame})
+        async_to_sync(_group_send)(project_group(message["project"]), message)
     except Exception:
         logger.exception(
             "Could not publish event %s of project %s (%s); subscribers will recover it from the log.",
-            frame["seq"],
-            frame["project"],
-            frame["event"],
+            message["seq"],
+            message["project"],
+            message["event"],
         )
 
 

@@ -269,3 +269,5 @@ TASKFLOW_WS_FRAME_RATE = env.float("TASKFLOW_WS_FRAME_RATE", default=50.0)
 TASKFLOW_WS_MAX_SOCKETS_PER_USER = env.int("TASKFLOW_WS_MAX_SOCKETS_PER_USER", default=20)
 TASKFLOW_WS_CHECK_SECONDS = env.float("TASKFLOW_WS_CHECK_SECONDS", default=3.0)
 TASKFLOW_WS_REPLAY_BATCH = 500
+# Events waiting for one socket before it is deemed too slow and closed (its client resumes).
+TASKFLOW_WS_OUTBOX_LIMIT = env.int("TASKFLOW_WS_OUTBOX_LIMIT", default=1000)

@@ -1,6 +1,7 @@
 """The event log: one event per change, holding what a fresh read returns, published after commit."""
 
 import asyncio
+import json
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -282,7 +283,7 @@ class Subscriber:
                     message = await asyncio.wait_for(self.layer.receive(self.channel), timeout)
                 except TimeoutError:
                     return frames
-                frames.append(message["frame"])
+                frames.append(json.loads(message["text"]))
 
         return async_to_sync(drain)()
 

@@ -1,0 +1,124 @@
+"""Each server process's link between the channel layer and its WebSocket sockets.
+
+A process listens on the channel layer once per project that any of its sockets follows, not once
+per socket, and hands every event to those sockets' outboxes: with a thousand subscribers an event
+crosses Redis once and is decoded once per process. The hub also checks the event log every
+TASKFLOW_WS_CHECK_SECONDS (one query for all subscribed projects) so that no socket stays behind
+when the channel layer loses a message (a Redis restart, a dropped pub/sub connection).
+"""
+
+import asyncio
+import logging
+import weakref
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from realtime import access
+from realtime.events import project_group
+
+logger = logging.getLogger(__name__)
+
+
+class ProjectHub:
+    """The sockets of this process (of this event loop) by project, fed from one layer channel."""
+
+    _hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ProjectHub]" = weakref.WeakKeyDictionary()
+
+    @classmethod
+    def current(cls) -> "ProjectHub":
+        """The hub of the running event loop."""
+        loop = asyncio.get_running_loop()
+        hub = cls._hubs.get(loop)
+        if hub is None:
+            hub = cls._hubs[loop] = cls()
+        return hub
+
+    def __init__(self) -> None:
+        self.layer = get_channel_layer()
+        self.subscribers: dict[int, set] = {}  # project id -> consumers following it here
+        self.seen: dict[int, int] = {}  # project id -> latest seq read at the previous check
+        self.channel: str | None = None
+        self.tasks: list[asyncio.Task] = []
+        self.membership_lock = asyncio.Lock()
+
+    async def subscribe(self, project_id: int, consumer) -> None:
+        """Start handing the project's events to `consumer`; from here on none is missed."""
+        async with self.membership_lock:
+            if self.channel is None:
+                self.channel = await self.layer.new_channel()
+                self.tasks = [asyncio.create_task(self._receive()), asyncio.create_task(self._check_periodically())]
+            consumers = self.subscribers.setdefault(project_id, set())
+            if not consumers:
+                await self.layer.group_add(project_group(project_id), self.channel)
+            consumers.add(consumer)
+
+    async def unsubscribe(self, project_id: int, consumer) -> None:
+        async with self.membership_lock:
+            consumers = self.subscribers.get(project_id)
+            if consumers is None or consumer not in consumers:
+                return
+            consumers.discard(consumer)
+            if not consumers:
+                del self.subscribers[project_id]
+                self.seen.pop(project_id, None)
+                await self.layer.group_discard(project_group(project_id), self.channel)
+
+    async def unsubscribe_all(self, consumer) -> None:
+        for project_id in [pid for pid, consumers in self.subscribers.items() if consumer in consumers]:
+            await self.unsubscribe(project_id, consumer)
+
+    async def _receive(self) -> None:
+        while True:
+            try:
+                message = await self.layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The log check covers what is missed meanwhile.
+                logger.exception("Receiving from the channel layer failed; retrying in 1 s.")
+                await asyncio.sleep(1)
+                continue
+            if message.get("type") != "project.event":
+                continue
+            for consumer in list(self.subscribers.get(message["project"], ())):
+                consumer.enqueue(message["project"], [message], upto=message["seq"])
+
+    async def _check_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(settings.TASKFLOW_WS_CHECK_SECONDS)
+            if not self.subscribers:
+                continue
+            try:
+                await self.check()
+            except Exception:
+                logger.exception("Event log check failed; retrying in %ss.", settings.TASKFLOW_WS_CHECK_SECONDS)
+
+    async def check(self) -> None:
+        """Catch up every socket that was already behind at the previous check, from the log.
+
+        A socket gets a whole interval for the channel layer to bring it an event before the log
+        is read for it; a deleted project revokes its subscriptions.
+        """
+        project_ids = list(self.subscribers)
+        seqs = await access.project_event_seqs(project_ids)
+        for project_id in project_ids:
+            consumers = list(self.subscribers.get(project_id, ()))
+            current = seqs.get(project_id)
+            if current is None:
+                for consumer in consumers:
+                    consumer.enqueue(project_id, None, upto=0)
+                continue
+            previous = self.seen.get(project_id, 0)
+            self.seen[project_id] = current
+            # A socket with work still queued is slow, not missing anything: it is left alone.
+            behind = [c for c in consumers if c.outbox.empty() and c.last_seq.get(project_id, previous) < previous]
+            if not behind:
+                continue
+            oldest = min(c.last_seq.get(project_id, previous) for c in behind)
+            messages = await access.event_messages(
+                project_id, after=oldest, upto=previous, limit=settings.TASKFLOW_WS_REPLAY_BATCH
+            )
+            logger.info("%d socket(s) behind on project %s; catching up from the log.", len(behind), project_id)
+            for consumer in behind:
+                consumer.enqueue(project_id, messages, upto=previous)
