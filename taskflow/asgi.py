@@ -2,12 +2,12 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "taskflow.settings")
 
+from taskflow.handlers import get_threaded_asgi_application
+
 # Django must be set up before anything imports models (the consumers do).
-django_asgi_app = get_asgi_application()
+django_asgi_app = get_threaded_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
