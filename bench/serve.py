@@ -1,0 +1,79 @@
+"""Serve TaskFlow from several server processes sharing one listening socket.
+
+    python bench/serve.py [--server daphne|uvicorn] [--procs 2] [--port 8010] [--cpus 0]
+
+The socket is bound here and inherited by every process (--fd), so the kernel spreads
+connections over them with no load balancer in between. Stops all of them on SIGINT/SIGTERM.
+Settings come from the environment as usual (DATABASE_URL, REDIS_URL, ...).
+"""
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# How each server is told to serve TaskFlow's ASGI application on an inherited socket, quietly.
+SERVERS = {
+    "daphne": lambda fd: ["daphne", "--fd", str(fd), "-v", "0", "taskflow.asgi:application"],
+    "uvicorn": lambda fd: [
+        "uvicorn",
+        "taskflow.asgi:application",
+        "--fd",
+        str(fd),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--ws",
+        "websockets-sansio",
+        "--ws-max-size",
+        str(64 * 1024),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ],
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--server", choices=sorted(SERVERS), default="daphne")
+    parser.add_argument("--procs", type=int, default=1)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8010)
+    parser.add_argument("--cpus", default="", help="pin the servers to these CPUs (taskset list), e.g. 0")
+    args = parser.parse_args()
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((args.host, args.port))
+    listener.listen(4096)
+    listener.set_inheritable(True)
+
+    command = [sys.executable, "-m", *SERVERS[args.server](listener.fileno())]
+    if args.cpus:
+        command = ["taskset", "-c", args.cpus, *command]
+    processes = [
+        subprocess.Popen(command, cwd=ROOT, pass_fds=(listener.fileno(),), env=os.environ.copy())
+        for _ in range(args.procs)
+    ]
+    listener.close()
+
+    def stop(*_):
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for process in processes:
+        process.wait()
+
+
+if __name__ == "__main__":
+    main()
