@@ -12,6 +12,7 @@
 # REDIS_URL (redis://127.0.0.1:6379/0), OUT (bench/results/<time>).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
 PERF="${PERF:-$ROOT/../shared/perf}"
 PERF="$(cd "$PERF" && pwd)"
 SERVER="${SERVER:-daphne}"
@@ -70,10 +71,10 @@ echo "# fan-out: W=$WRITES at $RATE/s; server CPUs '${SERVER_CPUS:-float}', clie
 # --- TaskFlow ---------------------------------------------------------------------------------
 mariadb -uroot -e "DROP DATABASE IF EXISTS \`$DATABASE\`; CREATE DATABASE \`$DATABASE\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
 export DATABASE_URL="mysql://root@127.0.0.1:3306/$DATABASE"
-(cd "$ROOT" && "$PY" manage.py migrate -v0)
-project="$(cd "$ROOT" && "$PY" bench/seed.py --tasks "$TASKS" | sed -n 's/^project=//p')"
+"$PY" manage.py migrate -v0
+project="$("$PY" bench/seed.py --tasks "$TASKS" | sed -n 's/^project=//p')"
 DJANGO_DEBUG=false LOG_LEVEL="${LOG_LEVEL:-INFO}" JWT_ACCESS_MINUTES=60 TASKFLOW_WS_MAX_SOCKETS_PER_USER=100000 \
-	"$PY" "$ROOT/bench/serve.py" --server "$SERVER" --procs "$PROCS" --port "$PORT" --cpus "$SERVER_CPUS" >"$OUT/taskflow-server.log" 2>&1 &
+	"$PY" -m taskflow.serve --server "$SERVER" --procs "$PROCS" --port "$PORT" --cpus "$SERVER_CPUS" >"$OUT/taskflow-server.log" 2>&1 &
 SERVER_PID=$!
 wait_up "http://127.0.0.1:$PORT/healthz"
 echo "# taskflow: $PROCS $SERVER process(es), RedisPubSubChannelLayer, project $project" | tee -a "$OUT/summary.txt"

@@ -1,4 +1,4 @@
-"""Real server processes for end-to-end tests: Daphne running TaskFlow, and a private Redis.
+"""Real server processes for end-to-end tests: TaskFlow (Daphne or uvicorn), and a private Redis.
 
 Each process listens on a free port, is waited for until it answers (never a fixed sleep), and is
 stopped by the test that started it: only the processes started here are ever signalled.
@@ -98,11 +98,12 @@ class RedisServer(ServerProcess):
         return False
 
 
-class DaphneServer(ServerProcess):
-    """TaskFlow served by Daphne."""
+class TaskFlowServer(ServerProcess):
+    """TaskFlow served by `python -m taskflow.serve` with Daphne or uvicorn."""
 
-    def __init__(self, *, database_url: str, redis_url: str, channel_prefix: str, **settings: str) -> None:
+    def __init__(self, *, server: str, database_url: str, redis_url: str, channel_prefix: str, **settings: str) -> None:
         super().__init__()
+        self.server = server
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "taskflow.settings",
@@ -114,7 +115,7 @@ class DaphneServer(ServerProcess):
             "DJANGO_DEBUG": "false",
             **settings,
         }
-        self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"taskflow-daphne-{self.port}.log"
+        self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"taskflow-{server}-{self.port}.log"
 
     @property
     def http(self) -> str:
@@ -127,27 +128,27 @@ class DaphneServer(ServerProcess):
     def start(self) -> None:
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "taskflow.asgi:application"],
+            [sys.executable, "-m", "taskflow.serve", "--server", self.server, "--port", str(self.port)],
             cwd=ROOT,
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
         log.close()
-        wait_until(self._ready, timeout=START_TIMEOUT_SECONDS, what=f"Daphne on port {self.port}")
+        wait_until(self._ready, timeout=START_TIMEOUT_SECONDS, what=f"{self.server} on port {self.port}")
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def _ready(self) -> bool:
         if self.process.poll() is not None:
-            raise RuntimeError(f"Daphne exited with {self.process.returncode}:\n{self.log()}")
+            raise RuntimeError(f"{self.server} exited with {self.process.returncode}:\n{self.log()}")
         with suppress(OSError), urllib.request.urlopen(f"{self.http}/healthz", timeout=1) as response:
             return response.status == 200
         return False
 
 
-def api(server: DaphneServer, method: str, path: str, body: dict | None = None, token: str | None = None):
+def api(server: TaskFlowServer, method: str, path: str, body: dict | None = None, token: str | None = None):
     """One JSON request to a server; returns (status, body)."""
     request = urllib.request.Request(
         server.http + path,

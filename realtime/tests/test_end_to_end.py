@@ -1,4 +1,4 @@
-"""End to end on real servers: two Daphne processes sharing MySQL and Redis, as deployed.
+"""End to end on real servers: two TaskFlow processes (Daphne, then uvicorn) sharing MySQL and Redis.
 
 These run in the MySQL + Redis pass (`DATABASE_URL=mysql://...`, `REDIS_URL=...`); in the embedded
 pass there is no shared database or channel layer for two processes to meet in.
@@ -15,7 +15,7 @@ import pytest
 import websockets
 
 from realtime.tests.example_client import taskflow_sync
-from realtime.tests.servers import DaphneServer, RedisServer, api, shared_database_url
+from realtime.tests.servers import RedisServer, TaskFlowServer, api, shared_database_url
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -27,10 +27,11 @@ def _require_mysql_and_redis() -> None:
         pytest.skip("end-to-end tests run in the MySQL + Redis pass (set DATABASE_URL and REDIS_URL)")
 
 
-def _servers(redis_url: str, count: int = 2) -> list[DaphneServer]:
+def _servers(server: str, redis_url: str, count: int = 2) -> list[TaskFlowServer]:
     prefix = f"e2e{uuid.uuid4().hex[:8]}"
     servers = [
-        DaphneServer(
+        TaskFlowServer(
+            server=server,
             database_url=shared_database_url(),
             redis_url=redis_url,
             channel_prefix=prefix,
@@ -48,11 +49,20 @@ def _servers(redis_url: str, count: int = 2) -> list[DaphneServer]:
     return servers
 
 
+# Daphne is Channels' own server; uvicorn pushes events faster (bench/README.md). Both are run.
+SERVERS = ["daphne", "uvicorn"]
+
+
+@pytest.fixture(params=SERVERS)
+def server_kind(request) -> str:
+    return request.param
+
+
 @pytest.fixture
-def two_servers():
+def two_servers(server_kind):
     """Processes A and B on the shared Redis."""
     _require_mysql_and_redis()
-    servers = _servers(os.environ["REDIS_URL"])
+    servers = _servers(server_kind, os.environ["REDIS_URL"])
     yield servers
     for server in servers:
         server.stop()
@@ -68,14 +78,14 @@ def private_redis():
 
 
 @pytest.fixture
-def two_servers_on_private_redis(private_redis):
-    servers = _servers(private_redis.url)
+def two_servers_on_private_redis(server_kind, private_redis):
+    servers = _servers(server_kind, private_redis.url)
     yield servers
     for server in servers:
         server.stop()
 
 
-def _team(server: DaphneServer) -> tuple[str, int, int]:
+def _team(server: TaskFlowServer) -> tuple[str, int, int]:
     """A user with a project and one task, made through the API; returns (token, project, task)."""
     name = f"e2e-{uuid.uuid4().hex[:8]}"
     status, _ = api(
@@ -95,7 +105,7 @@ def _team(server: DaphneServer) -> tuple[str, int, int]:
     return token, project["id"], task["id"]
 
 
-async def _connect(server: DaphneServer, token: str, project: int, since: int | None = None):
+async def _connect(server: TaskFlowServer, token: str, project: int, since: int | None = None):
     """An authenticated socket subscribed to `project`; returns it and the replayed events."""
     socket = await websockets.connect(server.ws, max_size=2**20)
     await socket.send(json.dumps({"type": "auth", "token": token}))
@@ -194,7 +204,7 @@ async def test_redis_restart_during_writes_loses_and_duplicates_nothing(private_
     assert received == list(range(1, first_write_seq + 200))
 
 
-def _fresh_state(server: DaphneServer, token: str, project: int) -> dict:
+def _fresh_state(server: TaskFlowServer, token: str, project: int) -> dict:
     _, tasks = api(server, "GET", f"/api/tasks/?project={project}&page_size=200", token=token)
     _, members = api(server, "GET", f"/api/projects/{project}/members/", token=token)
     return {

@@ -1,6 +1,6 @@
 """Serve TaskFlow from several server processes sharing one listening socket.
 
-    python bench/serve.py [--server daphne|uvicorn] [--procs 2] [--port 8010] [--cpus 0]
+    python -m taskflow.serve [--server daphne|uvicorn] [--procs 2] [--host 127.0.0.1] [--port 8000] [--cpus 0]
 
 The socket is bound here and inherited by every process (--fd), so the kernel spreads
 connections over them with no load balancer in between. Stops all of them on SIGINT/SIGTERM.
@@ -45,7 +45,7 @@ def main() -> None:
     parser.add_argument("--server", choices=sorted(SERVERS), default="daphne")
     parser.add_argument("--procs", type=int, default=1)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8010)
+    parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--cpus", default="", help="pin the servers to these CPUs (taskset list), e.g. 0")
     args = parser.parse_args()
 
