@@ -101,6 +101,11 @@ class ProjectHub:
         is read for it; a deleted project revokes its subscriptions.
         """
         project_ids = list(self.subscribers)
+        async with self.membership_lock:
+            # Renew the group memberships: list-based layers expire them (group_expiry).
+            for project_id in project_ids:
+                if project_id in self.subscribers:
+                    await self.layer.group_add(project_group(project_id), self.channel)
         seqs = await access.project_event_seqs(project_ids)
         for project_id in project_ids:
             consumers = list(self.subscribers.get(project_id, ()))

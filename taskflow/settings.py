@@ -143,22 +143,32 @@ if REDIS_URL:
     }
     DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
     DJANGO_REDIS_LOGGER = "taskflow.cache"
-    # Pub/sub: a group send is one PUBLISH that each process fans out to its own sockets. It keeps
-    # nothing for absent listeners, which is fine: the event log is the truth and every socket
-    # catches up from it (realtime.watcher). See bench/README.md for the measurements.
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {
-                "hosts": [REDIS_URL],
-                "prefix": env.str("CHANNEL_LAYER_PREFIX", default="taskflow"),
-            },
+    # Pub/sub (the default): a group send is one PUBLISH, which each process's hub receives once.
+    # It keeps nothing for absent listeners, which is fine: the event log is the truth and every
+    # socket catches up from it (realtime.hub). `core` (lists, with capacity and expiry) was
+    # measured against it: see bench/README.md.
+    TASKFLOW_CHANNEL_LAYER = env.str("TASKFLOW_CHANNEL_LAYER", default="pubsub")
+    _layer_prefix = env.str("CHANNEL_LAYER_PREFIX", default="taskflow")
+    if TASKFLOW_CHANNEL_LAYER == "pubsub":
+        CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                "CONFIG": {"hosts": [REDIS_URL], "prefix": _layer_prefix},
+            }
         }
-    }
+    elif TASKFLOW_CHANNEL_LAYER == "core":
+        CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.core.RedisChannelLayer",
+                # One hub channel per process reads the group: capacity bounds a stalled process.
+                "CONFIG": {"hosts": [REDIS_URL], "prefix": _layer_prefix, "capacity": 1000, "expiry": 10},
+            }
+        }
+    else:
+        raise ImproperlyConfigured("TASKFLOW_CHANNEL_LAYER must be 'pubsub' or 'core'.")
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    # One process: a group send reaches every socket unless its queue is full; a socket that misses
-    # an event catches up from the log.
+    # One process: its hub's channel gets every group send (realtime.hub).
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}}
 
 # --- Authentication -------------------------------------------------------------------------------
