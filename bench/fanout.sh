@@ -6,8 +6,9 @@
 #
 #   bench/fanout.sh [N ...]            default N: 100 500 1000
 #
-# Env: SERVER (daphne or uvicorn), PROCS (TaskFlow server processes, 1), SERVER_CPUS ("0": pin the servers; "" floats),
-# CLIENT_CPUS ("1"), WRITES (200), RATE (20), PORT (8010), ANCHOR (1), TASKS (1000),
+# Env: SERVER (daphne or uvicorn), TASKFLOW_CHANNEL_LAYER (pubsub or core), PROCS (server
+# processes, 1), SERVER_CPUS ("0": pin the servers; "" floats), CLIENT_CPUS ("1"), WRITES (200),
+# RATE (20), PORT (8010), TASKFLOW (1) and ANCHOR (1) to measure either, TASKS (200),
 # PERF (path of the shared perf kit, ../shared/perf), DATABASE (taskflow_bench; recreated!),
 # REDIS_URL (redis://127.0.0.1:6379/0), OUT (bench/results/<time>).
 set -euo pipefail
@@ -23,12 +24,14 @@ WRITES="${WRITES:-200}"
 RATE="${RATE:-20}"
 PORT="${PORT:-8010}"
 ANCHOR="${ANCHOR:-1}"
-TASKS="${TASKS:-1000}"
+TASKFLOW="${TASKFLOW:-1}"
+TASKS="${TASKS:-200}"
 DATABASE="${DATABASE:-taskflow_bench}"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
 OUT="${OUT:-$ROOT/bench/results/fanout-$(date +%Y%m%d-%H%M%S)}"
 if [ $# -gt 0 ]; then SUBSCRIBERS=("$@"); else SUBSCRIBERS=(100 500 1000); fi
 mkdir -p "$OUT"
+OUT="$(cd "$OUT" && pwd)"
 ulimit -n "$(ulimit -Hn)"
 
 PY="$ROOT/.venv/bin/python"
@@ -69,6 +72,7 @@ run_fanout() {  # NAME BASE USER PASSWORD PROJECT N
 echo "# fan-out: W=$WRITES at $RATE/s; server CPUs '${SERVER_CPUS:-float}', client CPUs '$CLIENT_CPUS'" | tee "$OUT/summary.txt"
 
 # --- TaskFlow ---------------------------------------------------------------------------------
+if [ "$TASKFLOW" = 1 ]; then
 mariadb -uroot -e "DROP DATABASE IF EXISTS \`$DATABASE\`; CREATE DATABASE \`$DATABASE\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
 export DATABASE_URL="mysql://root@127.0.0.1:3306/$DATABASE"
 "$PY" manage.py migrate -v0
@@ -77,11 +81,12 @@ DJANGO_DEBUG=false LOG_LEVEL="${LOG_LEVEL:-INFO}" JWT_ACCESS_MINUTES=60 TASKFLOW
 	"$PY" -m taskflow.serve --server "$SERVER" --procs "$PROCS" --port "$PORT" --cpus "$SERVER_CPUS" >"$OUT/taskflow-server.log" 2>&1 &
 SERVER_PID=$!
 wait_up "http://127.0.0.1:$PORT/healthz"
-echo "# taskflow: $PROCS $SERVER process(es), RedisPubSubChannelLayer, project $project" | tee -a "$OUT/summary.txt"
+echo "# taskflow: $PROCS $SERVER process(es), channel layer ${TASKFLOW_CHANNEL_LAYER:-pubsub}, project $project" | tee -a "$OUT/summary.txt"
 for n in "${SUBSCRIBERS[@]}"; do
 	run_fanout taskflow "http://127.0.0.1:$PORT" bench1 bench-pass "$project" "$n"
 done
 stop_server
+fi
 
 # --- The FastAPI anchor, same client, same services -----------------------------------------------
 if [ "$ANCHOR" = 1 ]; then
