@@ -65,6 +65,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves the collected static files (admin, API docs) from the app's own processes, so a
+    # deployment needs no separate file server; right after SecurityMiddleware, as WhiteNoise asks.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -247,6 +250,20 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Production serves what `collectstatic` wrote (the image runs it at build time): names carry a
+# hash of the content, so browsers may cache them forever, and WhiteNoise serves compressed copies.
+# Development keeps Django's plain storage, which needs no `collectstatic`.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+# Outside production WhiteNoise looks files up through the finders on each request, as `runserver`
+# does, instead of reading STATIC_ROOT once at start-up (which needs `collectstatic` first).
+WHITENOISE_AUTOREFRESH = WHITENOISE_USE_FINDERS = not PRODUCTION
 
 # --- Security -------------------------------------------------------------------------------------
 
