@@ -4,11 +4,15 @@ import ast
 import json
 import os
 import secrets
+import socket
 import subprocess
 import sys
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
+
+from realtime.tests.servers import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -103,3 +107,73 @@ def test_production_static_file_names_carry_a_hash_and_are_cached_for_good(serve
     cache_controls = {url: cache_control for url, (_, cache_control) in served_static_files["files"].items()}
     assert cache_controls, "the pages named no static file"
     assert all("immutable" in value for value in cache_controls.values()), cache_controls
+
+
+# --- The container's health check -----------------------------------------------------------------
+
+
+SERVER_ALLOWED_HOSTS = ".example.com"
+
+
+@pytest.fixture(scope="module")
+def production_server(tmp_path_factory):
+    """TaskFlow in production mode under uvicorn, as the image runs it, on a free local port."""
+    folder = tmp_path_factory.mktemp("server")
+    port = free_port()
+    log = (folder / "server.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "taskflow.serve", "--server", "uvicorn", "--port", str(port)],
+        cwd=ROOT,
+        env=_production_env(ALLOWED_HOSTS=SERVER_ALLOWED_HOSTS, DATABASE_URL=f"sqlite:///{folder / 'db.sqlite3'}"),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    log.close()
+
+    def listening() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited:\n{(folder / 'server.log').read_text()}")
+        with suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+        return False
+
+    try:
+        wait_until(listening, timeout=30, what=f"uvicorn on port {port}")
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _healthcheck(port: int, allowed_hosts: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "taskflow.healthcheck", "--port", str(port), "--timeout", "5"],
+        cwd=ROOT,
+        env=_production_env(ALLOWED_HOSTS=allowed_hosts),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_healthcheck_passes_with_a_host_name_first_in_allowed_hosts(production_server):
+    # The server allows SERVER_ALLOWED_HOSTS, not 127.0.0.1, which the check connects to.
+    result = _healthcheck(production_server, "tasks.example.com,.example.com")
+    assert result.returncode == 0, result.stderr
+
+
+def test_healthcheck_passes_with_a_subdomain_wildcard_first_in_allowed_hosts(production_server):
+    result = _healthcheck(production_server, SERVER_ALLOWED_HOSTS)
+    assert result.returncode == 0, result.stderr
+
+
+def test_healthcheck_fails_when_the_server_refuses_the_host(production_server):
+    result = _healthcheck(production_server, "elsewhere.example.org")
+    assert result.returncode == 1
+    assert "answered 400" in result.stderr
+
+
+def test_healthcheck_fails_when_nothing_listens():
+    result = _healthcheck(free_port(), SERVER_ALLOWED_HOSTS)
+    assert result.returncode == 1
+    assert "no answer from port" in result.stderr
