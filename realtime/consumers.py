@@ -19,6 +19,7 @@ from django.conf import settings
 
 from realtime import access
 from realtime.hub import ProjectHub
+from taskflow.request_id import current_request_id, request_id_new
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ class ProjectEventsConsumer(AsyncJsonWebsocketConsumer):
     channel_layer_alias = None
 
     async def connect(self) -> None:
+        # The connection's own task runs every handler below: their log lines carry this id.
+        current_request_id.set(request_id_new())
         self.user = None
         self.token_expires_at = 0.0
         self.last_seq: dict[int, int] = {}  # project id -> last seq delivered to this client

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "taskflow.request_id.RequestIdMiddleware",  # first: every response and log line gets the id
     "django.middleware.security.SecurityMiddleware",
     # Serves the collected static files (admin, API docs) from the app's own processes, so a
     # deployment needs no separate file server; right after SecurityMiddleware, as WhiteNoise asks.
@@ -280,13 +281,59 @@ if PRODUCTION:
 
 X_FRAME_OPTIONS = "DENY"
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-}
+# --- Logging --------------------------------------------------------------------------------------
+
+
+def logging_config(*, production: bool, level: str = "INFO") -> dict:
+    """Everything goes to one handler on stderr: JSON lines in production, plain text otherwise.
+
+    A JSON line holds time (ISO 8601, UTC), level, logger, message, the request id when there is
+    one, the exception when there is one, and any extra fields. Every handler carries the request
+    id (taskflow.request_id).
+    """
+    from pythonjsonlogger.core import RESERVED_ATTRS
+
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {
+            "request_id": {"()": "taskflow.request_id.RequestIdFilter"},
+        },
+        "formatters": {
+            "plain": {
+                "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+                "defaults": {"request_id": "-"},
+            },
+            "json": {
+                "()": "pythonjsonlogger.json.JsonFormatter",
+                "fmt": ["levelname", "name", "message"],
+                "rename_fields": {"levelname": "level", "name": "logger", "exc_info": "exception"},
+                "timestamp": "time",
+                # Django passes the request object along with its log lines (the message already
+                # names the path), uvicorn a copy of the message with terminal colours: no data.
+                "reserved_attrs": [*RESERVED_ATTRS, "request", "color_message"],
+            },
+        },
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": "json" if production else "plain",
+                "filters": ["request_id"],
+            }
+        },
+        "root": {"handlers": ["console"], "level": level},
+        # Django's and uvicorn's defaults give these loggers handlers of their own, which would
+        # skip the filter above: they lose them and pass their records on to the root's handler.
+        # Levels are left as they are (uvicorn sets its own from --log-level); each one is named,
+        # since configuring a logger resets the level of every child not named here.
+        "loggers": {
+            name: {"handlers": [], "propagate": True}
+            for name in ("django", "django.server", "uvicorn", "uvicorn.error", "uvicorn.access")
+        },
+    }
+
+
+LOGGING = logging_config(production=PRODUCTION, level=env.str("LOG_LEVEL", default="INFO"))
 
 # --- WebSocket limits (realtime.consumers) --------------------------------------------------------
 
