@@ -289,7 +289,7 @@ def logging_config(*, production: bool, level: str = "INFO") -> dict:
 
     A JSON line holds time (ISO 8601, UTC), level, logger, message, the request id when there is
     one, the exception when there is one, and any extra fields. Every handler carries the request
-    id (taskflow.request_id).
+    id (taskflow.request_id) and redacts secrets (taskflow.redaction).
     """
     from pythonjsonlogger.core import RESERVED_ATTRS
 
@@ -298,6 +298,7 @@ def logging_config(*, production: bool, level: str = "INFO") -> dict:
         "disable_existing_loggers": False,
         "filters": {
             "request_id": {"()": "taskflow.request_id.RequestIdFilter"},
+            "redact_secrets": {"()": "taskflow.redaction.RedactSecretsFilter"},
         },
         "formatters": {
             "plain": {
@@ -318,12 +319,12 @@ def logging_config(*, production: bool, level: str = "INFO") -> dict:
             "console": {
                 "class": "logging.StreamHandler",
                 "formatter": "json" if production else "plain",
-                "filters": ["request_id"],
+                "filters": ["request_id", "redact_secrets"],
             }
         },
         "root": {"handlers": ["console"], "level": level},
         # Django's and uvicorn's defaults give these loggers handlers of their own, which would
-        # skip the filter above: they lose them and pass their records on to the root's handler.
+        # skip the filters above: they lose them and pass their records on to the root's handler.
         # Levels are left as they are (uvicorn sets its own from --log-level); each one is named,
         # since configuring a logger resets the level of every child not named here.
         "loggers": {

@@ -1,4 +1,4 @@
-"""Logs: JSON lines in production, and a request id on every line made for a request.
+"""Logs: JSON lines in production, a request id on every line made for a request, and no secrets.
 
 The tests put TaskFlow's own log configuration (taskflow.settings.logging_config) in force, with
 its handler writing into a buffer instead of stderr, and read what it wrote.
@@ -14,12 +14,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from channels.testing import HttpCommunicator, WebsocketCommunicator
 from django.conf import settings as django_settings
+from django.contrib.auth import get_user_model
 from django.http import HttpResponseNotFound
 from django.urls import path
 from rest_framework_simplejwt.tokens import AccessToken
 
 from taskflow.asgi import application
 from taskflow.handlers import ThreadedASGIHandler
+from taskflow.redaction import redact_text
 from taskflow.settings import logging_config
 
 logger = logging.getLogger("taskflow.tests.logging")
@@ -205,3 +207,67 @@ async def test_log_lines_of_a_websocket_connection_carry_its_id(production_log, 
     [warning] = [entry for entry in entries(production_log) if entry["logger"] == "realtime.consumers"]
     assert warning["message"].startswith("Closing a socket of user")
     assert NEW_REQUEST_ID.fullmatch(warning["request_id"])
+
+
+# --- Secrets ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_no_token_password_or_authorization_value_reaches_the_log(api_client, production_log):
+    password = "Quartz-Lantern-8812"
+    weak_password = "Zq9!x"
+    api_client.post(
+        "/api/auth/register/",
+        {"username": "lena", "email": "lena@example.com", "password": weak_password},
+        format="json",
+    )
+    api_client.post(
+        "/api/auth/register/", {"username": "lena", "email": "lena@example.com", "password": password}, format="json"
+    )
+    wrong = api_client.post("/api/auth/token/", {"username": "lena", "password": password + "!"}, format="json")
+    tokens = api_client.post("/api/auth/token/", {"username": "lena", "password": password}, format="json").json()
+    expired = AccessToken.for_user(get_user_model().objects.get(username="lena"))
+    expired.set_exp(lifetime=-timedelta(minutes=1))
+    missing = api_client.get("/api/projects/999999/", headers={"Authorization": f"Bearer {tokens['access']}"})
+    lapsed = api_client.get("/api/auth/me/", headers={"Authorization": f"Bearer {expired}"})
+    try:
+        raise RuntimeError(f"refresh {tokens['refresh']} was refused")
+    except RuntimeError:
+        logger.exception(
+            "Could not use %s with %s",
+            tokens["access"],
+            {"refresh": tokens["refresh"], "password": password},
+            extra={"authorization": f"Bearer {tokens['access']}", "headers": {"Authorization": f"Bearer {expired}"}},
+        )
+
+    assert (wrong.status_code, missing.status_code, lapsed.status_code) == (401, 404, 401)
+    output = production_log.getvalue()
+    for secret in (tokens["access"], tokens["refresh"], str(expired), password, weak_password):
+        assert secret not in output
+        assert secret.split(".")[-1] not in output  # not even a JWT's signature
+    assert "Bearer eyJ" not in output
+    logged = {entry["message"]: entry for entry in entries(production_log)}
+    assert {"Bad Request: /api/auth/register/", "Unauthorized: /api/auth/token/"} <= logged.keys()
+    assert {"Not Found: /api/projects/999999/", "Unauthorized: /api/auth/me/"} <= logged.keys()
+    failure = logged["Could not use [redacted] with {'refresh': '[redacted]', 'password': '[redacted]'}"]
+    assert failure["exception"].endswith("RuntimeError: refresh [redacted] was refused")
+    assert failure["authorization"] == "[redacted]"
+    assert failure["headers"] == {"Authorization": "[redacted]"}
+
+
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [
+        ("Authorization: Bearer abc.def", "Authorization: [redacted]"),
+        ("sent Bearer abc123 along", "sent Bearer [redacted] along"),
+        ("GET /api/x?access_token=s3cr3t&page=2", "GET /api/x?access_token=[redacted]&page=2"),
+        ("{'HTTP_AUTHORIZATION': 'Basic dXNlcjpwYXNz'}", "{'HTTP_AUTHORIZATION': '[redacted]'}"),
+        ('{"new_password": "two words"}', '{"new_password": "[redacted]"}'),
+        ("password=hunter2 user=ana", "password=[redacted] user=ana"),
+        ("token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln inline", "token [redacted] inline"),
+        ("password=[redacted] Bearer [redacted]", "password=[redacted] Bearer [redacted]"),
+        ("Project 42: 3 tasks moved by user 7.", "Project 42: 3 tasks moved by user 7."),
+    ],
+)
+def test_redaction_of_text(text, redacted):
+    assert redact_text(text) == redacted
