@@ -3,7 +3,9 @@
 import ast
 import json
 import os
+import re
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -11,6 +13,7 @@ from contextlib import suppress
 from pathlib import Path
 
 import pytest
+import yaml
 
 from realtime.tests.servers import free_port, wait_until
 
@@ -177,3 +180,154 @@ def test_healthcheck_fails_when_nothing_listens():
     result = _healthcheck(free_port(), SERVER_ALLOWED_HOSTS)
     assert result.returncode == 1
     assert "no answer from port" in result.stderr
+
+
+# --- docker-compose.yml and .env.example ----------------------------------------------------------
+
+
+def _env_example_names() -> set[str]:
+    """The names .env.example lists, set (`NAME=value`) or shown with their default (`# NAME=value`)."""
+    pattern = re.compile(r"^#?\s*([A-Z][A-Z0-9_]*)=")
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    return {match.group(1) for line in lines if (match := pattern.match(line))}
+
+
+def _env_example_values() -> dict[str, str]:
+    """The settings .env.example sets (its uncommented lines)."""
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    pairs = (line.split("=", 1) for line in lines if line.strip() and not line.startswith("#"))
+    return {name.strip(): value.strip() for name, value in pairs}
+
+
+def _compose_config(project_directory: Path, *options: str) -> subprocess.CompletedProcess:
+    """`docker-compose config [options]` on the repository's compose file, with .env.example as its `.env`.
+
+    The project directory holds that `.env`, so a developer's own `.env` plays no part.
+    """
+    if shutil.which("docker-compose") is None:
+        pytest.fail(
+            "docker-compose is not installed: `apt-get install docker-compose` (Debian's package; "
+            "scripts/ensure-system-packages installs it when run as root)"
+        )
+    shutil.copy(ROOT / ".env.example", project_directory / ".env")
+    return subprocess.run(
+        [
+            "docker-compose",
+            "--file",
+            str(ROOT / "docker-compose.yml"),
+            "--project-directory",
+            str(project_directory),
+            "config",
+            *options,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def _compose_services(project_directory: Path) -> dict:
+    """The services as compose resolves them, with .env.example as the `.env`."""
+    result = _compose_config(project_directory)
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)["services"]
+
+
+def test_compose_file_is_valid_with_env_example_as_its_env(tmp_path):
+    result = _compose_config(tmp_path, "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "warn" not in result.stderr.lower(), result.stderr
+
+
+def test_env_example_lists_every_setting_the_app_reads():
+    assert _settings_variables() - _env_example_names() == set()
+
+
+def test_only_nginx_is_published_on_the_host(tmp_path):
+    services = _compose_services(tmp_path)
+    assert {name for name, service in services.items() if service.get("ports")} == {"nginx"}
+
+
+def test_app_runs_two_replicas_after_the_migration_succeeded(tmp_path):
+    app = _compose_services(tmp_path)["app"]
+    assert app["deploy"]["replicas"] == 2
+    assert app["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+
+
+def test_nginx_mounts_the_repository_config_read_only():
+    nginx = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["nginx"]
+    host_path, container_path, mode = nginx["volumes"][0].split(":")
+    assert (ROOT / host_path).is_file()
+    assert (container_path, mode) == ("/etc/nginx/conf.d/default.conf", "ro")
+
+
+def test_deployment_check_passes_with_the_settings_compose_gives_the_app(tmp_path):
+    # What an app container gets: .env.example through compose, with the secrets filled in.
+    environment = _compose_services(tmp_path)["app"]["environment"]
+    environment = {name: str(value) for name, value in environment.items()}
+    environment.update(SECRET_KEY=secrets.token_urlsafe(50), JWT_SIGNING_KEY=secrets.token_urlsafe(50))
+    assert environment["TASKFLOW_ENV"] == "production"
+    # Django's field checks ask the database server for its column types: no `mysql` host here.
+    environment["DATABASE_URL"] = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=_production_env(**environment),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_env_example_leaves_the_secrets_to_set():
+    # Production refuses to start without them, so an unedited copy cannot run with a known key.
+    values = _env_example_values()
+    assert values["SECRET_KEY"] == ""
+    assert values["JWT_SIGNING_KEY"] == ""
+
+
+# --- nginx ----------------------------------------------------------------------------------------
+
+
+def _nginx_location(path: str) -> str:
+    """The body of `location <path> { ... }` in deploy/nginx.conf (no nested blocks there)."""
+    config = (ROOT / "deploy" / "nginx.conf").read_text()
+    match = re.search(rf"location\s+{re.escape(path)}\s*\{{(.*?)\}}", config, re.DOTALL)
+    assert match, f"deploy/nginx.conf has no location {path}"
+    return match.group(1)
+
+
+def _directives(block: str) -> list[str]:
+    """The directives of a block, one per `;`, with comments dropped and spaces collapsed."""
+    text = re.sub(r"#[^\n]*", "", block)
+    return [" ".join(part.split()) for part in text.split(";") if part.strip()]
+
+
+def test_nginx_passes_websocket_upgrades_on_ws():
+    directives = _directives(_nginx_location("/ws/"))
+    assert "proxy_http_version 1.1" in directives
+    assert "proxy_set_header Upgrade $http_upgrade" in directives
+    assert 'proxy_set_header Connection "upgrade"' in directives
+    assert any(d.startswith("proxy_read_timeout") and d.split()[1] in {"1h", "3600", "3600s"} for d in directives)
+
+
+@pytest.mark.parametrize("path", ["/ws/", "/"])
+def test_nginx_tells_the_app_the_client_address_scheme_and_host(path):
+    # Each location sets its own headers: nginx drops the server's proxy_set_header where a location has any.
+    directives = _directives(_nginx_location(path))
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for" in directives
+    assert "proxy_set_header X-Forwarded-Proto $forwarded_proto" in directives
+    assert "proxy_set_header Host $http_host" in directives
+    assert "proxy_pass $taskflow_app" in directives
+
+
+def test_nginx_sends_to_the_app_service_through_dockers_dns():
+    directives = _directives((ROOT / "deploy" / "nginx.conf").read_text())
+    assert "resolver 127.0.0.11 valid=10s ipv6=off" in directives
+    assert any(d.startswith("set $taskflow_app http://app:8000") for d in directives)
+
+
+def test_nginx_refuses_bodies_over_one_megabyte():
+    assert "client_max_body_size 1m" in _directives((ROOT / "deploy" / "nginx.conf").read_text())
