@@ -1,6 +1,6 @@
 # TaskFlow: `make run` serves it on http://127.0.0.1:8000 with demo data, `make test` runs every test.
-# Both set up what they need first: the MariaDB/MySQL client headers, a Python 3.13 virtualenv
-# in .venv and the pinned requirements.
+# Both set up what they need first: the MariaDB/MySQL client headers, docker-compose for the tests
+# (scripts/ensure-system-packages), a Python 3.13 virtualenv in .venv and the pinned requirements.
 
 PYTHON ?= $(shell command -v python3.13 2>/dev/null)
 VENV := .venv
@@ -17,6 +17,7 @@ run: setup migrate
 	$(BIN)/daphne -b $(HOST) -p $(PORT) taskflow.asgi:application
 
 test: setup
+	@./scripts/ensure-system-packages
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 setup: $(VENV)/.installed
