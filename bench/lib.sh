@@ -1,0 +1,73 @@
+# Shared by the benchmark scripts (sourced): settings, starting and stopping TaskFlow and the
+# FastAPI anchor of ../shared/perf on the same MariaDB and Redis. The caller sets OUT_NAME first.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PERF="${PERF:-$ROOT/../shared/perf}"
+PERF="$(cd "$PERF" && pwd)"
+SERVER="${SERVER:-daphne}"
+PROCS="${PROCS:-1}"
+SERVER_CPUS="${SERVER_CPUS-0}"
+CLIENT_CPUS="${CLIENT_CPUS:-1}"
+PORT="${PORT:-8010}"
+ANCHOR="${ANCHOR:-1}"
+TASKFLOW="${TASKFLOW:-1}"
+DATABASE="${DATABASE:-taskflow_bench}"
+export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
+OUT="${OUT:-$ROOT/bench/results/$OUT_NAME-$(date +%Y%m%d-%H%M%S)}"
+mkdir -p "$OUT"
+OUT="$(cd "$OUT" && pwd)"
+ulimit -n "$(ulimit -Hn)"
+
+PY="$ROOT/.venv/bin/python"
+[ -x "$PY" ] || { echo "run 'make setup' first" >&2; exit 1; }
+PY_CLIENT="$("$PERF/client/setup.sh")/bin/python"
+
+SERVER_PID=""
+stop_server() {
+	if [ -n "$SERVER_PID" ]; then
+		kill "$SERVER_PID" 2>/dev/null || true
+		wait "$SERVER_PID" 2>/dev/null || true
+		SERVER_PID=""
+	fi
+}
+trap stop_server EXIT
+
+wait_up() {  # URL: any HTTP answer will do
+	for _ in $(seq 300); do
+		[ "$(curl -s -o /dev/null -w '%{http_code}' "$1")" != 000 ] && return 0
+		sleep 0.1
+	done
+	echo "server at $1 did not come up" >&2
+	return 1
+}
+
+pin() { if [ -n "$1" ]; then echo "taskset -c $1"; fi; }
+
+note() { printf '%s\n' "$*" | tee -a "$OUT/summary.txt"; }
+
+# start_taskflow TASKS: a fresh benchmark database with TASKS tasks, served on $PORT; sets PROJECT.
+start_taskflow() {
+	mariadb -uroot -e "DROP DATABASE IF EXISTS \`$DATABASE\`; CREATE DATABASE \`$DATABASE\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+	export DATABASE_URL="mysql://root@127.0.0.1:3306/$DATABASE"
+	"$PY" manage.py migrate -v0
+	PROJECT="$("$PY" bench/seed.py --tasks "$1" | sed -n 's/^project=//p')"
+	# The benchmark user holds every socket and runs longer than an access token's default life.
+	DJANGO_DEBUG=false LOG_LEVEL="${LOG_LEVEL:-INFO}" JWT_ACCESS_MINUTES=60 TASKFLOW_WS_MAX_SOCKETS_PER_USER=100000 \
+		"$PY" -m taskflow.serve --server "$SERVER" --procs "$PROCS" --port "$PORT" --cpus "$SERVER_CPUS" \
+		>"$OUT/taskflow-server.log" 2>&1 &
+	SERVER_PID=$!
+	wait_up "http://127.0.0.1:$PORT/healthz"
+	note "# taskflow: $PROCS $SERVER process(es), channel layer ${TASKFLOW_CHANNEL_LAYER:-pubsub}, project $PROJECT"
+}
+
+# start_anchor TASKS: the anchor's own database with TASKS tasks, served on 8800 (project 1).
+start_anchor() {
+	local py_anchor
+	py_anchor="$("$PERF/fastapi_anchor/setup.sh")/bin/python"
+	(cd "$PERF/fastapi_anchor" && "$py_anchor" seed.py --tasks "$1" >"$OUT/anchor-seed.log" 2>&1)
+	SERVER_CPUS="$SERVER_CPUS" PORT=8800 "$PERF/fastapi_anchor/serve.sh" "$PROCS" >"$OUT/anchor-server.log" 2>&1 &
+	SERVER_PID=$!
+	wait_up "http://127.0.0.1:8800/api/tasks/"
+	note "# anchor: $PROCS uvicorn worker(s)"
+}
