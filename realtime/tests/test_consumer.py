@@ -17,6 +17,7 @@ from django.db import transaction
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from accounts.tests.factories import UserFactory
+from realtime.hub import ProjectHub
 from realtime.models import Event, EventType
 from taskflow.asgi import application
 from tasks import services
@@ -834,6 +835,20 @@ async def test_per_user_limit_does_not_count_other_users(signed_in, user, settin
     other = await signed_in(await new_user())
 
     assert await pong_follows(other)
+
+
+async def test_socket_whose_outbox_overflows_is_closed_1013_so_its_client_resumes(signed_in, user, project, settings):
+    settings.TASKFLOW_WS_OUTBOX_LIMIT = 3
+    ws = await signed_in(user)
+    await subscribed(ws, project)
+    [consumer] = ProjectHub.current().subscribers[project.pk]
+    already_sent = {"project": project.pk, "seq": 0, "event": "task.updated", "member": None, "text": "{}"}
+
+    # Faster than the socket's task can send: nothing is awaited between them.
+    for _ in range(5):
+        consumer.enqueue(project.pk, [already_sent], upto=0)
+
+    assert await close_message(ws) == closed_with(1013)
 
 
 # --- Origin ---------------------------------------------------------------------------------------
