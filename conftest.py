@@ -7,6 +7,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.tests.factories import UserFactory
+from operations.testing import jobs_run
 from tasks import services
 
 _client_ips = itertools.count(1)
@@ -71,3 +72,9 @@ def add_member(project):
         return member
 
     return add
+
+
+@pytest.fixture
+def run_jobs(db):
+    """`run_jobs(due_by=None)`: run the background jobs that are due, as `manage.py worker` would."""
+    return jobs_run

@@ -58,9 +58,13 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_tasks_db",
     "accounts",
     "tasks",
     "realtime",
+    "notifications",
+    "webhooks",
+    "operations",
 ]
 
 MIDDLEWARE = [
@@ -241,6 +245,35 @@ SPECTACULAR_SETTINGS = {
 
 # How long the event log keeps events for clients to catch up (`manage.py prune_events`).
 TASKFLOW_EVENT_RETENTION = timedelta(days=env.int("TASKFLOW_EVENT_RETENTION_DAYS", default=7))
+
+# --- Background jobs (django.tasks) --------------------------------------------------------------
+
+# Jobs are rows in the database (django-tasks-db), written in the same transaction as the change
+# that asks for them, and run by `manage.py worker`.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# How long finished jobs stay visible (admin, `manage.py status`) before the periodic prune.
+TASKFLOW_JOB_RETENTION = timedelta(days=env.int("TASKFLOW_JOB_RETENTION_DAYS", default=7))
+
+# --- Reminders and email --------------------------------------------------------------------------
+
+# How long before a task is due its assignee is reminded.
+TASKFLOW_REMINDER_LEAD = timedelta(minutes=env.int("TASKFLOW_REMINDER_LEAD_MINUTES", default=60))
+# Outgoing mail, as a URL: smtp+tls://user:password@host:587, or consolemail:// (prints them).
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="TaskFlow <taskflow@localhost>")
+
+# --- Webhooks -------------------------------------------------------------------------------------
+
+# Seconds to wait for a receiver's answer.
+TASKFLOW_WEBHOOK_TIMEOUT = env.float("TASKFLOW_WEBHOOK_TIMEOUT", default=10.0)
+# Attempts per delivery; the n-th retry waits TASKFLOW_WEBHOOK_RETRY_SECONDS * 2^(n-1), at most an hour.
+TASKFLOW_WEBHOOK_MAX_ATTEMPTS = env.int("TASKFLOW_WEBHOOK_MAX_ATTEMPTS", default=8)
+TASKFLOW_WEBHOOK_RETRY_SECONDS = env.float("TASKFLOW_WEBHOOK_RETRY_SECONDS", default=30.0)
+# In production webhook URLs must reach public addresses; hosts or networks listed here are
+# allowed anyway (e.g. "hooks.internal,10.1.0.0/16"). Outside production any address is allowed.
+TASKFLOW_WEBHOOK_ALLOWED_HOSTS = env.list("TASKFLOW_WEBHOOK_ALLOWED_HOSTS", default=[])
+TASKFLOW_WEBHOOK_ALLOW_PRIVATE = env.bool("TASKFLOW_WEBHOOK_ALLOW_PRIVATE", default=not PRODUCTION)
 
 # --- Internationalisation and static files --------------------------------------------------------
 

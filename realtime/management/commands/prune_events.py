@@ -4,15 +4,15 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from realtime.selectors import events_expired
-
-BATCH = 5000
+from realtime.services import events_prune
 
 
 class Command(BaseCommand):
     help = (
         "Delete events older than TASKFLOW_EVENT_RETENTION_DAYS "
         f"(now {settings.TASKFLOW_EVENT_RETENTION.days} days). Clients whose last seen event was removed "
-        "get 410 from the changes feed and `reset` on the WebSocket, and reload."
+        "get 410 from the changes feed and `reset` on the WebSocket, and reload. The worker "
+        "(`manage.py worker`) also runs this every hour."
     )
 
     def add_arguments(self, parser):
@@ -23,8 +23,5 @@ class Command(BaseCommand):
         if dry_run:
             self.stdout.write(f"{expired.count()} event(s) older than the retention period would be deleted.")
             return
-        deleted = 0
-        # In batches, so a large backlog never holds long locks on the log.
-        while ids := list(expired.values_list("pk", flat=True)[:BATCH]):
-            deleted += expired.model.objects.filter(pk__in=ids).delete()[0]
+        deleted = events_prune()
         self.stdout.write(f"Deleted {deleted} event(s) older than the retention period.")

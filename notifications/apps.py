@@ -1,0 +1,8 @@
+"""Notifications app: due-date reminders, delivered on the WebSocket and by email."""
+
+from django.apps import AppConfig
+
+
+class NotificationsConfig(AppConfig):
+    name = "notifications"
+    verbose_name = "Notifications"
