@@ -10,6 +10,9 @@ from accounts.tests.factories import UserFactory
 from operations.testing import jobs_run
 from tasks import services
 
+# The WebSocket fixtures (`sockets`, `signed_in`) for every test that needs them.
+pytest_plugins = ["realtime.tests.websocket"]
+
 _client_ips = itertools.count(1)
 
 

@@ -121,6 +121,7 @@ class ProjectEventsConsumer(AsyncJsonWebsocketConsumer):
         _open_sockets_per_user[user.pk] = _open_sockets_per_user.get(user.pk, 0) + 1
         self.user = user
         self.timers.pop("auth").cancel()
+        await self.hub.follow_user(user.pk, self)
         await self._accept_token(expires_at)
 
     async def _renew(self, content: dict) -> None:
@@ -172,6 +173,13 @@ class ProjectEventsConsumer(AsyncJsonWebsocketConsumer):
             self._queue(partial(self._project_gone, project_id))
         else:
             self._queue(partial(self._deliver, project_id, messages, upto))
+
+    def notify(self, text: str) -> None:
+        """Called by the hub: a personal notification frame (already encoded) for this user."""
+        self._queue(partial(self._send_text, text))
+
+    async def _send_text(self, text: str) -> None:
+        await self.base_send({"type": "websocket.send", "text": text})
 
     def _queue(self, job) -> None:
         """Queue work for the outbox task. A socket whose outbox overflows cannot keep up: it is

@@ -27,6 +27,11 @@ def project_group(project_id: int) -> str:
     return f"project.{project_id}"
 
 
+def user_group(user_id: int) -> str:
+    """Channel-layer group of a user's sockets (joined on /ws/ after authentication)."""
+    return f"user.{user_id}"
+
+
 def event_counter_lock(project_id: int) -> int:
     """Lock the project's event counter until the transaction ends; returns the latest seq."""
     return Project.objects.select_for_update().filter(pk=project_id).values_list("event_seq", flat=True).get()
@@ -89,7 +94,7 @@ def event_publish(*, message: dict) -> None:
     The event is already durable in the log, so a subscriber that misses it catches up by seq.
     """
     try:
-        async_to_sync(_group_send)(project_group(message["project"]), message)
+        async_to_sync(group_send)(project_group(message["project"]), message)
     except Exception:
         logger.exception(
             "Could not publish event %s of project %s (%s); subscribers will recover it from the log.",
@@ -99,7 +104,20 @@ def event_publish(*, message: dict) -> None:
         )
 
 
-async def _group_send(group: str, message: dict) -> None:
+def user_notify(*, user_id: int, notification: dict) -> None:
+    """Send a `notification` frame to every socket of a user, in every server process.
+
+    Best effort, like event publishing: a failure is logged, never raised. Call it after commit.
+    """
+    message = {"type": "user.notification", "user": user_id, "text": json.dumps(notification, separators=(",", ":"))}
+    try:
+        async_to_sync(group_send)(user_group(user_id), message)
+    except Exception:
+        logger.exception("Could not send notification %s to user %s.", notification.get("id"), user_id)
+
+
+async def group_send(group: str, message: dict) -> None:
+    """Send to a channel-layer group, giving up after PUBLISH_TIMEOUT_SECONDS (raises then)."""
     layer = get_channel_layer()
     if layer is None:
         return

@@ -1,7 +1,8 @@
 """Each server process's link between the channel layer and its WebSocket sockets.
 
-A process listens on the channel layer once per project that any of its sockets follows, not once
-per socket, and hands every event to those sockets' outboxes: with a thousand subscribers an event
+A process listens on the channel layer once per project that any of its sockets follows, and once
+per user signed in on any of its sockets (personal notifications), not once per socket, and hands
+every message to those sockets' outboxes: with a thousand subscribers an event
 crosses Redis once and is decoded once per process. The hub also checks the event log every
 TASKFLOW_WS_CHECK_SECONDS (one query for all subscribed projects) so that no socket stays behind
 when the channel layer loses a message (a Redis restart, a dropped pub/sub connection).
@@ -15,7 +16,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from realtime import access
-from realtime.events import project_group
+from realtime.events import project_group, user_group
 
 logger = logging.getLogger(__name__)
 
@@ -37,17 +38,41 @@ class ProjectHub:
     def __init__(self) -> None:
         self.layer = get_channel_layer()
         self.subscribers: dict[int, set] = {}  # project id -> consumers following it here
+        self.users: dict[int, set] = {}  # user id -> this user's consumers here
         self.seen: dict[int, int] = {}  # project id -> latest seq read at the previous check
         self.channel: str | None = None
         self.tasks: list[asyncio.Task] = []
         self.membership_lock = asyncio.Lock()
 
+    async def _listen(self) -> None:
+        """Open this process's layer channel on first use (under the membership lock)."""
+        if self.channel is None:
+            self.channel = await self.layer.new_channel()
+            self.tasks = [asyncio.create_task(self._receive()), asyncio.create_task(self._check_periodically())]
+
+    async def follow_user(self, user_id: int, consumer) -> None:
+        """Hand the user's personal notifications to `consumer` (a socket signed in as them)."""
+        async with self.membership_lock:
+            await self._listen()
+            consumers = self.users.setdefault(user_id, set())
+            if not consumers:
+                await self.layer.group_add(user_group(user_id), self.channel)
+            consumers.add(consumer)
+
+    async def unfollow_user(self, user_id: int, consumer) -> None:
+        async with self.membership_lock:
+            consumers = self.users.get(user_id)
+            if consumers is None or consumer not in consumers:
+                return
+            consumers.discard(consumer)
+            if not consumers:
+                del self.users[user_id]
+                await self.layer.group_discard(user_group(user_id), self.channel)
+
     async def subscribe(self, project_id: int, consumer) -> None:
         """Start handing the project's events to `consumer`; from here on none is missed."""
         async with self.membership_lock:
-            if self.channel is None:
-                self.channel = await self.layer.new_channel()
-                self.tasks = [asyncio.create_task(self._receive()), asyncio.create_task(self._check_periodically())]
+            await self._listen()
             consumers = self.subscribers.setdefault(project_id, set())
             if not consumers:
                 await self.layer.group_add(project_group(project_id), self.channel)
@@ -65,8 +90,11 @@ class ProjectHub:
                 await self.layer.group_discard(project_group(project_id), self.channel)
 
     async def unsubscribe_all(self, consumer) -> None:
+        """Stop handing anything to `consumer`: its projects' events and its user's notifications."""
         for project_id in [pid for pid, consumers in self.subscribers.items() if consumer in consumers]:
             await self.unsubscribe(project_id, consumer)
+        for user_id in [uid for uid, consumers in self.users.items() if consumer in consumers]:
+            await self.unfollow_user(user_id, consumer)
 
     async def _receive(self) -> None:
         while True:
@@ -79,15 +107,17 @@ class ProjectHub:
                 logger.exception("Receiving from the channel layer failed; retrying in 1 s.")
                 await asyncio.sleep(1)
                 continue
-            if message.get("type") != "project.event":
-                continue
-            for consumer in list(self.subscribers.get(message["project"], ())):
-                consumer.enqueue(message["project"], [message], upto=message["seq"])
+            if message.get("type") == "project.event":
+                for consumer in list(self.subscribers.get(message["project"], ())):
+                    consumer.enqueue(message["project"], [message], upto=message["seq"])
+            elif message.get("type") == "user.notification":
+                for consumer in list(self.users.get(message["user"], ())):
+                    consumer.notify(message["text"])
 
     async def _check_periodically(self) -> None:
         while True:
             await asyncio.sleep(settings.TASKFLOW_WS_CHECK_SECONDS)
-            if not self.subscribers:
+            if not self.subscribers and not self.users:
                 continue
             try:
                 await self.check()
@@ -106,6 +136,10 @@ class ProjectHub:
             for project_id in project_ids:
                 if project_id in self.subscribers:
                     await self.layer.group_add(project_group(project_id), self.channel)
+            for user_id in list(self.users):
+                await self.layer.group_add(user_group(user_id), self.channel)
+        if not project_ids:
+            return
         seqs = await access.project_event_seqs(project_ids)
         for project_id in project_ids:
             consumers = list(self.subscribers.get(project_id, ()))

@@ -259,8 +259,23 @@ TASKFLOW_JOB_RETENTION = timedelta(days=env.int("TASKFLOW_JOB_RETENTION_DAYS", d
 # How long before a task is due its assignee is reminded.
 TASKFLOW_REMINDER_LEAD = timedelta(minutes=env.int("TASKFLOW_REMINDER_LEAD_MINUTES", default=60))
 # Outgoing mail, as a URL: smtp+tls://user:password@host:587, or consolemail:// (prints them).
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
-vars().update(EMAIL_CONFIG)
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+MAILERS = {
+    "default": {
+        "BACKEND": _email["EMAIL_BACKEND"],
+        "OPTIONS": {
+            "host": _email["EMAIL_HOST"],
+            "port": _email["EMAIL_PORT"],
+            "username": _email["EMAIL_HOST_USER"],
+            "password": _email["EMAIL_HOST_PASSWORD"],
+            "use_tls": _email.get("EMAIL_USE_TLS", False),
+            "use_ssl": _email.get("EMAIL_USE_SSL", False),
+            "timeout": env.float("EMAIL_TIMEOUT", default=10.0),
+        }
+        if _email["EMAIL_BACKEND"].endswith(".smtp.EmailBackend")
+        else {},
+    }
+}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="TaskFlow <taskflow@localhost>")
 
 # --- Webhooks -------------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ the actor's `role` in the project. Operators (the admin, `manage.py` commands) p
 `operator=True`: Django's admin permissions authorise them, not project roles.
 
 Every change is recorded as an event by the receivers in `realtime.signals`, in the same transaction
-and attributed to the actor.
+and attributed to the actor. Task changes also keep the task's due-date reminder in step
+(notifications.services.reminder_sync).
 """
 
 from collections.abc import Iterable, Iterator
@@ -16,6 +17,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from accounts.models import User
+from notifications.services import reminder_sync
 from realtime.context import acting_as
 from realtime.events import event_counter_lock
 from taskflow.errors import AccessDenied, InvalidInput, VersionMismatch
@@ -31,6 +33,8 @@ from tasks.models import (
 )
 
 TASK_EDITABLE_FIELDS = ("title", "description", "status", "priority", "assignee", "due_at", "labels", "position")
+# Fields whose change may start, move or cancel the task's due-date reminder.
+REMINDER_FIELDS = frozenset({"assignee_id", "due_at", "status"})
 
 
 @contextmanager
@@ -181,6 +185,7 @@ def task_create(*, project: Project, actor: User, data: dict, operator: bool = F
         task.save()
         if task.labels:
             _label_index_replace(task, created=True)
+        reminder_sync(task=task)
     return task
 
 
@@ -248,6 +253,8 @@ def _task_apply(*, task: Task, changes: dict) -> None:
     task.save(update_fields=[*fields, "version", "updated_at"])
     if "labels" in fields:
         _label_index_replace(task, created=False)
+    if REMINDER_FIELDS.intersection(fields):
+        reminder_sync(task=task)
 
 
 # --- Users ----------------------------------------------------------------------------------------
