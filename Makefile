@@ -14,7 +14,7 @@ PYTEST_ARGS ?= -n auto
 run: setup migrate
 	$(BIN)/python manage.py seed_demo
 	@echo "TaskFlow on http://$(HOST):$(PORT)/ (API /api/, docs /api/docs/, admin /admin/)"
-	$(BIN)/daphne -b $(HOST) -p $(PORT) taskflow.asgi:application
+	$(BIN)/python -m taskflow.serve --server daphne --host $(HOST) --port $(PORT) --workers 1
 
 test: setup
 	@./scripts/ensure-system-packages

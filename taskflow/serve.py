@@ -1,9 +1,11 @@
 """Serve TaskFlow from several server processes sharing one listening socket.
 
     python -m taskflow.serve [--server daphne|uvicorn] [--procs 2] [--host 127.0.0.1] [--port 8000] [--cpus 0]
+                             [--workers 1]
 
 The socket is bound here and inherited by every process (--fd), so the kernel spreads
-connections over them with no load balancer in between. Stops all of them on SIGINT/SIGTERM.
+connections over them with no load balancer in between. With --workers, background workers
+(`manage.py worker`) run beside the servers. Stops all of them on SIGINT/SIGTERM.
 Settings come from the environment as usual (DATABASE_URL, REDIS_URL, ...).
 """
 
@@ -47,6 +49,7 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--cpus", default="", help="pin the servers to these CPUs (taskset list), e.g. 0")
+    parser.add_argument("--workers", type=int, default=0, help="background workers to run beside the servers")
     args = parser.parse_args()
 
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -63,6 +66,8 @@ def main() -> None:
         for _ in range(args.procs)
     ]
     listener.close()
+    worker = [sys.executable, "manage.py", "worker", "--no-reload"]
+    processes += [subprocess.Popen(worker, cwd=ROOT, env=os.environ.copy()) for _ in range(args.workers)]
 
     def stop(*_):
         for process in processes:
