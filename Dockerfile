@@ -42,6 +42,7 @@ COPY . /app
 # (WhiteNoise). Production settings refuse to load without secrets, so this one step gets
 # throwaway ones; the container's real ones come from the environment at run time.
 RUN SECRET_KEY=collectstatic-only JWT_SIGNING_KEY=collectstatic-only-jwt ALLOWED_HOSTS=localhost \
+    EMAIL_URL=consolemail:// \
     python manage.py collectstatic --no-input --verbosity 0
 
 USER taskflow

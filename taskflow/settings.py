@@ -27,7 +27,7 @@ DEBUG = env.bool("DJANGO_DEBUG", default=not PRODUCTION)
 # A fixed key keeps local sessions and tokens valid across restarts; production must set its own.
 _DEVELOPMENT_SECRET_KEY = "taskflow-development-only-secret-key-never-use-in-production"
 if PRODUCTION:
-    for name in ("SECRET_KEY", "JWT_SIGNING_KEY", "ALLOWED_HOSTS"):
+    for name in ("SECRET_KEY", "JWT_SIGNING_KEY", "ALLOWED_HOSTS", "EMAIL_URL"):
         if not env.str(name, default=""):
             raise ImproperlyConfigured(f"{name} must be set when TASKFLOW_ENV=production.")
     SECRET_KEY = env.str("SECRET_KEY")
@@ -258,7 +258,8 @@ TASKFLOW_JOB_RETENTION = timedelta(days=env.int("TASKFLOW_JOB_RETENTION_DAYS", d
 
 # How long before a task is due its assignee is reminded.
 TASKFLOW_REMINDER_LEAD = timedelta(minutes=env.int("TASKFLOW_REMINDER_LEAD_MINUTES", default=60))
-# Outgoing mail, as a URL: smtp+tls://user:password@host:587, or consolemail:// (prints them).
+# Outgoing mail, as a URL: smtp+tls://user:password@host:587, or consolemail:// (prints them);
+# production must name its mail server (reminders go out by email).
 _email = env.email_url("EMAIL_URL", default="consolemail://")
 MAILERS = {
     "default": {

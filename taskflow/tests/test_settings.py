@@ -27,12 +27,13 @@ def _production_env(**overrides: str) -> dict:
         "SECRET_KEY": secrets.token_urlsafe(50),
         "JWT_SIGNING_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "tasks.example.com",
+        "EMAIL_URL": "smtp+tls://taskflow:secret@smtp.example.com:587",
     }
     env.update(overrides)
     return env
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "JWT_SIGNING_KEY", "ALLOWED_HOSTS"])
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "JWT_SIGNING_KEY", "ALLOWED_HOSTS", "EMAIL_URL"])
 def test_production_refuses_to_start_without_a_required_setting(missing):
     result = _manage("check", **_production_env(**{missing: ""}))
     assert result.returncode != 0
