@@ -97,6 +97,8 @@ class Task(models.Model):
     class Meta:
         ordering = ["position", "id"]
         indexes = [
+            # The default order of a project's tasks (position, then id: InnoDB appends the key).
+            models.Index(fields=["project", "position"], name="task_project_position"),
             models.Index(fields=["project", "status", "position"], name="task_project_status_position"),
             models.Index(fields=["project", "updated_at"], name="task_project_updated"),
             models.Index(fields=["project", "due_at"], name="task_project_due"),
