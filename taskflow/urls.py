@@ -41,6 +41,7 @@ urlpatterns = [
     re_path(
         rf"^api/projects/(?P<project_pk>{ID_PATTERN})/events/$", ProjectEventsView.as_view(), name="project-events"
     ),
+    path("api/", include("webhooks.urls")),
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
