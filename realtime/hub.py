@@ -10,10 +10,14 @@ when the channel layer loses a message (a Redis restart, a dropped pub/sub conne
 
 import asyncio
 import logging
+import os
+import socket
+import time
 import weakref
 
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.core.cache import cache
 
 from realtime import access
 from realtime.events import project_group, user_group
@@ -117,12 +121,26 @@ class ProjectHub:
     async def _check_periodically(self) -> None:
         while True:
             await asyncio.sleep(settings.TASKFLOW_WS_CHECK_SECONDS)
+            await self._report_sockets()
             if not self.subscribers and not self.users:
                 continue
             try:
                 await self.check()
             except Exception:
                 logger.exception("Event log check failed; retrying in %ss.", settings.TASKFLOW_WS_CHECK_SECONDS)
+
+    async def _report_sockets(self) -> None:
+        """Publish how many signed-in sockets this process holds, for `manage.py status`.
+
+        One cache key per process, expiring after a few check intervals, so a process that went
+        away stops counting by itself. Only a shared cache (Redis) makes this visible to others.
+        """
+        sockets = sum(len(consumers) for consumers in self.users.values())
+        report = {"sockets": sockets, "projects": len(self.subscribers), "at": time.time()}
+        try:
+            await cache.aset(socket_census_key(), report, timeout=int(3 * settings.TASKFLOW_WS_CHECK_SECONDS) + 1)
+        except Exception:
+            logger.exception("Could not report this process's socket count.")
 
     async def check(self) -> None:
         """Catch up every socket that was already behind at the previous check, from the log.
@@ -161,3 +179,11 @@ class ProjectHub:
             logger.info("%d socket(s) behind on project %s; catching up from the log.", len(behind), project_id)
             for consumer in behind:
                 consumer.enqueue(project_id, messages, upto=previous)
+
+
+SOCKET_CENSUS_PREFIX = "sockets:"
+
+
+def socket_census_key() -> str:
+    """Cache key of this server process's socket count (host and pid tell processes apart)."""
+    return f"{SOCKET_CENSUS_PREFIX}{socket.gethostname()}:{os.getpid()}"
