@@ -47,6 +47,7 @@ def _production_env(**overrides: str) -> dict:
             "SECRET_KEY": secrets.token_urlsafe(50),
             "JWT_SIGNING_KEY": secrets.token_urlsafe(50),
             "ALLOWED_HOSTS": "tasks.example.com",
+            "EMAIL_URL": "smtp+tls://taskflow:secret@smtp.example.com:587",
         }
     )
     env.update(overrides)
@@ -252,6 +253,15 @@ def test_app_runs_two_replicas_after_the_migration_succeeded(tmp_path):
     app = _compose_services(tmp_path)["app"]
     assert app["deploy"]["replicas"] == 2
     assert app["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+
+
+def test_worker_runs_the_worker_command_after_the_migration_succeeded(tmp_path):
+    worker = _compose_services(tmp_path)["worker"]
+    assert worker["command"] == ["python", "manage.py", "worker", "--no-reload"]
+    assert worker["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert worker["environment"]["TASKFLOW_ENV"] == "production"
+    assert worker["healthcheck"]["test"][:4] == ["CMD", "python", "manage.py", "status"]
+    assert not worker.get("ports")
 
 
 def test_nginx_mounts_the_repository_config_read_only():
