@@ -1,4 +1,4 @@
-"""Real server processes for end-to-end tests: TaskFlow (Daphne or uvicorn), and a private Redis.
+"""Real processes for end-to-end tests: TaskFlow (Daphne or uvicorn), its worker, a private Redis.
 
 Each process listens on a free port, is waited for until it answers (never a fixed sleep), and is
 stopped by the test that started it: only the processes started here are ever signalled.
@@ -146,6 +146,39 @@ class TaskFlowServer(ServerProcess):
         with suppress(OSError), urllib.request.urlopen(f"{self.http}/healthz", timeout=1) as response:
             return response.status == 200
         return False
+
+
+class WorkerProcess(ServerProcess):
+    """`manage.py worker` in a process of its own, polling every 0.2 s; ready once it says so."""
+
+    def __init__(self, *, database_url: str, redis_url: str, channel_prefix: str, **settings: str) -> None:
+        super().__init__()
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "taskflow.settings",
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "CHANNEL_LAYER_PREFIX": channel_prefix,
+            "CACHE_KEY_PREFIX": channel_prefix,
+            "DJANGO_DEBUG": "false",
+            **settings,
+        }
+        self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"taskflow-worker-{self.port}.log"
+
+    def start(self) -> None:
+        log = self.log_path.open("wb")
+        command = [sys.executable, "manage.py", "worker", "--no-reload", "--interval", "0.2", "--no-startup-delay"]
+        self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        wait_until(self._ready, timeout=START_TIMEOUT_SECONDS, what="the worker")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def _ready(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"the worker exited with {self.process.returncode}:\n{self.log()}")
+        return "Starting worker" in self.log()
 
 
 def api(server: TaskFlowServer, method: str, path: str, body: dict | None = None, token: str | None = None):
