@@ -1,6 +1,8 @@
 """Fixtures every test uses: users, API clients signed in with JWT, and a project."""
 
+import copy
 import itertools
+import uuid
 
 import pytest
 from rest_framework.test import APIClient
@@ -26,6 +28,15 @@ def _generous_auth_rate(settings):
 def _fast_password_hashing(settings):
     """Nearly every test hashes a password; the default PBKDF2 takes seconds a hash on a busy machine."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _cache_of_this_test(settings):
+    """Keys of this test's own in the cache: ids and seqs repeat between tests (and between the
+    parallel workers sharing one Redis), so cached task pages must not meet across them."""
+    caches = copy.deepcopy(settings.CACHES)
+    caches["default"]["KEY_PREFIX"] = f"test-{uuid.uuid4().hex}"
+    settings.CACHES = caches
 
 
 @pytest.fixture

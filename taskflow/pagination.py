@@ -20,6 +20,17 @@ class PagePagination(BasePagination):
     max_page_number = 10_000_000
 
     def paginate_queryset(self, queryset, request, view=None):
+        self.read_request(request)
+        offset = (self.page_number - 1) * self.page_size_now
+        rows = list(queryset[offset : offset + self.page_size_now + 1])
+        self.has_next = len(rows) > self.page_size_now
+        return rows[: self.page_size_now]
+
+    def read_request(self, request, *, has_next: bool | None = None) -> None:
+        """Take the page number and size from the request (404 for an invalid page).
+
+        A page served from a cache passes `has_next` instead of querying rows.
+        """
         self.request = request
         self.page_size_now = self.get_page_size(request)
         try:
@@ -28,10 +39,8 @@ class PagePagination(BasePagination):
             raise NotFound("Invalid page.") from None
         if self.page_number > self.max_page_number:
             raise NotFound("Invalid page.")
-        offset = (self.page_number - 1) * self.page_size_now
-        rows = list(queryset[offset : offset + self.page_size_now + 1])
-        self.has_next = len(rows) > self.page_size_now
-        return rows[: self.page_size_now]
+        if has_next is not None:
+            self.has_next = has_next
 
     def get_page_size(self, request) -> int:
         try:

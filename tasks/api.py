@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from tasks import selectors, services
 from tasks.filters import TaskFilter
 from tasks.models import Membership, Project, Task
+from tasks.page_cache import task_page_etag, task_page_get, task_page_key, task_page_set
 from tasks.serializers import (
     MemberAddSerializer,
     MemberRoleSerializer,
@@ -26,6 +27,14 @@ IF_MATCH = OpenApiParameter(
     OpenApiParameter.HEADER,
     description='The task version the change is based on, as `"<version>"`; 412 if it is not current.',
 )
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether an `If-None-Match` header names `etag` (weak comparison, `*` matches any)."""
+    if not if_none_match:
+        return False
+    wanted = etag.removeprefix("W/")
+    return any(tag.strip() == "*" or tag.strip().removeprefix("W/") == wanted for tag in if_none_match.split(","))
 
 
 def expected_version(request) -> int | None:
@@ -135,13 +144,36 @@ class TaskViewSet(viewsets.ModelViewSet):
         event_seq = selectors.project_event_seq_for_user(
             user=request.user, project_id=request.query_params.get("project")
         )
-        response = super().list(request, *args, **kwargs)
-        if event_seq is not None:
-            response["X-Event-Seq"] = str(event_seq)
+        if event_seq is None:
+            return super().list(request, *args, **kwargs)
+        # One project the caller belongs to: its pages are cached under its seq (tasks.page_cache).
+        key = task_page_key(
+            project_id=int(request.query_params["project"]),
+            event_seq=event_seq,
+            query=request.query_params,
+            user_id=request.user.pk,
+        )
+        headers = {"X-Event-Seq": str(event_seq), "ETag": task_page_etag(key)}
+        if _matches(request.headers.get("If-None-Match"), headers["ETag"]):
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
+        page = task_page_get(key)
+        if page is None:
+            rows = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+            page = {"results": list(self.get_serializer(rows, many=True).data), "has_next": self.paginator.has_next}
+            task_page_set(key, page)
+        else:
+            self.paginator.read_request(request, has_next=page["has_next"])
+        response = self.get_paginated_response(page["results"])
+        for name, value in headers.items():
+            response[name] = value
         return response
 
     def retrieve(self, request, *args, **kwargs):
-        return self._with_etag(super().retrieve(request, *args, **kwargs))
+        task = self.get_object()
+        etag = f'"{task.version}"'
+        if _matches(request.headers.get("If-None-Match"), etag):
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+        return Response(self.get_serializer(task).data, headers={"ETag": etag})
 
     def create(self, request, *args, **kwargs):
         return self._with_etag(super().create(request, *args, **kwargs))

@@ -1,0 +1,39 @@
+"""Pages of one project's task list, cached under the project's event seq.
+
+Every change to a project's tasks and members is an event that moves the project's seq, so a page
+computed at seq S stays true while the seq is S: the key carries the seq, nothing is ever
+invalidated, and keys of past seqs simply expire. A page is the same for every member of the
+project (access is checked before the cache is read), except with `assignee=me`, whose key also
+names the caller. Pages live in the configured cache (Redis, shared by every server process, or
+local memory); a cache that is down only costs the queries it would have saved.
+"""
+
+import hashlib
+
+from django.core.cache import cache
+from django.http import QueryDict
+
+# Long enough to serve a busy project's readers between changes; short enough to bound memory.
+PAGE_CACHE_SECONDS = 300
+
+
+def task_page_key(*, project_id: int, event_seq: int, query: QueryDict, user_id: int) -> str:
+    """The cache key of a list page: project, seq, and the query in a canonical order."""
+    params = sorted((name, value) for name, values in query.lists() for value in values)
+    caller = user_id if "assignee" in query else None
+    digest = hashlib.blake2b(repr((params, caller)).encode(), digest_size=12).hexdigest()
+    return f"tasks:page:{project_id}:{event_seq}:{digest}"
+
+
+def task_page_etag(key: str) -> str:
+    """The page's entity tag, weak: links in the body follow the host the client asked."""
+    _, _, project_id, event_seq, digest = key.split(":")
+    return f'W/"{project_id}.{event_seq}.{digest}"'
+
+
+def task_page_get(key: str) -> dict | None:
+    return cache.get(key)
+
+
+def task_page_set(key: str, page: dict) -> None:
+    cache.set(key, page, PAGE_CACHE_SECONDS)
