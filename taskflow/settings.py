@@ -123,10 +123,13 @@ elif _database["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         **_database.get("OPTIONS", {}),
     }
-# Under ASGI each request may run on another thread: persistent connections would pile up, so
-# connections are closed after each request and checked before reuse.
-_database["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+# HTTP requests run on a bounded pool of threads (taskflow.handlers), each keeping its connection
+# for this long, so a process holds at most TASKFLOW_HTTP_THREADS connections for requests (plus a
+# few for WebSockets). Connections are checked before reuse.
+_database["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=300)
 _database["CONN_HEALTH_CHECKS"] = True
+# Threads per server process that run HTTP requests (Django's middleware and views).
+TASKFLOW_HTTP_THREADS = env.int("TASKFLOW_HTTP_THREADS", default=8)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
@@ -208,7 +211,7 @@ TASKFLOW_AUTH_RATE = env.str("TASKFLOW_AUTH_RATE", default="60/min")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "accounts.authentication.JWTAuthentication",
         # For the browsable API's login link; CSRF-protected like any session.
         "rest_framework.authentication.SessionAuthentication",
     ],
