@@ -2,9 +2,9 @@
 
 from channels.db import database_sync_to_async
 from rest_framework.exceptions import AuthenticationFailed
-from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
+from accounts.authentication import JWTAuthentication
 from accounts.models import User
 from realtime.events import event_message
 from realtime.models import Event

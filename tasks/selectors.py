@@ -4,6 +4,7 @@ from django.db.models import F, FilteredRelation, Q, QuerySet
 
 from accounts.models import User
 from taskflow.errors import NotFound
+from taskflow.sql import fetch_value, sql
 from tasks.models import Membership, Project, Task
 
 
@@ -43,24 +44,33 @@ def task_list_for_user(*, user: User) -> QuerySet[Task]:
     return Task.objects.filter(project__memberships__user=user)
 
 
-def task_get_for_user(*, user: User, task_id: int, for_update: bool = False) -> Task:
-    """One task the user can see, with `role` (the user's role in its project); else 404."""
-    tasks = Task.objects.annotate(
-        my_membership=FilteredRelation("project__memberships", condition=Q(project__memberships__user=user))
-    ).filter(my_membership__isnull=False)
-    tasks = tasks.annotate(role=F("my_membership__role"))
-    if for_update:
-        tasks = tasks.select_for_update()
-    try:
-        return tasks.get(pk=task_id)
-    except Task.DoesNotExist:
-        raise NotFound() from None
+def task_get_for_user(*, user: User, task_id: int) -> Task:
+    """One task the user can see, with `role` (the user's role in its project); else 404.
+
+    Every task read and write starts here, so the query is written out: building the same join
+    through the ORM cost several times running it (bench/README.md).
+    """
+    statement = sql(_TASK_WITH_ROLE, task=Task, membership=Membership)
+    task = next(iter(Task.objects.raw(statement, [user.pk, task_id])), None)
+    if task is None:
+        raise NotFound()
+    return task
 
 
 def project_event_seq_for_user(*, user: User, project_id: str | int | None) -> int | None:
     """The latest event seq of a project the user belongs to; None for anything else."""
     if project_id is None or not str(project_id).isdigit() or len(str(project_id)) > 18:
         return None
-    return (
-        Project.objects.filter(pk=int(project_id), memberships__user=user).values_list("event_seq", flat=True).first()
-    )
+    statement = sql(_PROJECT_SEQ_FOR_MEMBER, project=Project, membership=Membership)
+    return fetch_value(statement, [int(project_id), user.pk])
+
+
+# The hottest reads, written out (taskflow.sql).
+_TASK_WITH_ROLE = (
+    "SELECT t.*, m.role FROM {task} t INNER JOIN {membership} m ON m.project_id = t.project_id AND m.user_id = %s"
+    " WHERE t.id = %s"
+)
+_PROJECT_SEQ_FOR_MEMBER = (
+    "SELECT p.event_seq FROM {project} p INNER JOIN {membership} m ON m.project_id = p.id"
+    " WHERE p.id = %s AND m.user_id = %s"
+)

@@ -6,6 +6,7 @@ from django.db.models import F, QuerySet
 
 from accounts.models import User
 from taskflow.errors import AccessDenied, NotFound
+from taskflow.sql import fetch_value, sql
 from tasks.models import PROJECT_EDITORS, Project
 from tasks.selectors import project_get_for_user
 from webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -53,8 +54,14 @@ def delivery_get(*, endpoint: WebhookEndpoint, delivery_id: str | uuid.UUID) -> 
 
 
 def project_has_active_endpoint(*, project_id: int) -> bool:
-    """Whether any active endpoint listens to the project (one indexed EXISTS query)."""
-    return WebhookEndpoint.objects.filter(project_id=project_id, is_active=True).exists()
+    """Whether any active endpoint listens to the project (one indexed query).
+
+    Every recorded event asks, so the statement is written out (taskflow.sql).
+    """
+    return fetch_value(sql(_ACTIVE_ENDPOINT, endpoint=WebhookEndpoint), [project_id, True]) is not None
+
+
+_ACTIVE_ENDPOINT = "SELECT 1 FROM {endpoint} WHERE project_id = %s AND is_active = %s LIMIT 1"
 
 
 def projects_with_endpoints_behind() -> list[int]:

@@ -1,0 +1,14 @@
+"""Reads of user accounts."""
+
+from accounts.models import User
+from taskflow.sql import sql
+
+# Every request reads its user, so the statement is written out (taskflow.sql).
+_USER_BY_ID = "SELECT * FROM {user} WHERE id = %s"
+
+
+def user_by_id(user_id: int) -> User | None:
+    """The user with this id, or None."""
+    if not 0 < user_id < 2**63:
+        return None
+    return next(iter(User.objects.raw(sql(_USER_BY_ID, user=User), [user_id])), None)
