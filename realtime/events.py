@@ -7,11 +7,13 @@ from functools import partial
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.db import transaction
+from django.db import connection, transaction
 from rest_framework.fields import DateTimeField
 
 from realtime.context import acting_user_id
 from realtime.models import Event, EventType
+from taskflow.handlers import serving_loop
+from taskflow.sql import fetch_value, sql
 from tasks.models import Project
 
 logger = logging.getLogger(__name__)
@@ -34,23 +36,49 @@ def user_group(user_id: int) -> str:
 
 def event_counter_lock(project_id: int) -> int:
     """Lock the project's event counter until the transaction ends; returns the latest seq."""
-    return Project.objects.select_for_update().filter(pk=project_id).values_list("event_seq", flat=True).get()
+    seq = fetch_value(sql(_LOCK_COUNTER, project=Project), [project_id])
+    if seq is None:
+        raise Project.DoesNotExist(f"No project {project_id}.")
+    return seq
+
+
+def event_seq_next(project_id: int) -> int:
+    """Take the project's next seq: one statement that increments the counter and returns it.
+
+    The UPDATE locks the project row until the transaction ends, so a second writer of the same
+    project waits here until the first commits: seqs are gap-free and follow commit order.
+    """
+    with connection.cursor() as cursor:
+        if connection.vendor == "mysql":
+            # LAST_INSERT_ID(expr) hands the new value back with the UPDATE's answer.
+            cursor.execute(sql(_NEXT_SEQ_MYSQL, project=Project), [project_id])
+            return cursor.lastrowid
+        if connection.vendor in ("sqlite", "postgresql"):
+            cursor.execute(sql(_NEXT_SEQ_RETURNING, project=Project), [project_id])
+            return cursor.fetchone()[0]
+        cursor.execute(sql(_NEXT_SEQ, project=Project), [project_id])
+        return event_counter_lock(project_id)
 
 
 def event_append(*, project_id: int, event_type: EventType, data: dict) -> Event:
-    """Record a change of `project_id` in the writer's transaction and publish it after commit.
-
-    The project row is locked to take the next seq, so seqs are gap-free and follow commit order:
-    a second writer of the same project waits here until the first commits.
-    """
+    """Record a change of `project_id` in the writer's transaction and publish it after commit."""
     with transaction.atomic(savepoint=False):
-        seq = event_counter_lock(project_id) + 1
-        Project.objects.filter(pk=project_id).update(event_seq=seq)
         event = Event.objects.create(
-            project_id=project_id, seq=seq, type=event_type, actor_id=acting_user_id(), data=data
+            project_id=project_id,
+            seq=event_seq_next(project_id),
+            type=event_type,
+            actor_id=acting_user_id(),
+            data=data,
         )
         transaction.on_commit(partial(event_publish, message=event_message(event)), robust=True)
     return event
+
+
+# The event counter's statements, written out: they run in every write (taskflow.sql).
+_LOCK_COUNTER = "SELECT event_seq FROM {project} WHERE id = %s{for_update}"
+_NEXT_SEQ_MYSQL = "UPDATE {project} SET event_seq = LAST_INSERT_ID(event_seq + 1) WHERE id = %s"
+_NEXT_SEQ_RETURNING = "UPDATE {project} SET event_seq = event_seq + 1 WHERE id = %s RETURNING event_seq"
+_NEXT_SEQ = "UPDATE {project} SET event_seq = event_seq + 1 WHERE id = %s"
 
 
 def event_record(event: Event) -> dict:
@@ -93,15 +121,12 @@ def event_publish(*, message: dict) -> None:
 
     The event is already durable in the log, so a subscriber that misses it catches up by seq.
     """
-    try:
-        async_to_sync(group_send)(project_group(message["project"]), message)
-    except Exception:
-        logger.exception(
-            "Could not publish event %s of project %s (%s); subscribers will recover it from the log.",
-            message["seq"],
-            message["project"],
-            message["event"],
-        )
+    layer_send(
+        project_group(message["project"]),
+        message,
+        failure=f"Could not publish event {message['seq']} of project {message['project']} ({message['event']}); "
+        "subscribers will recover it from the log.",
+    )
 
 
 def user_notify(*, user_id: int, notification: dict) -> None:
@@ -110,10 +135,32 @@ def user_notify(*, user_id: int, notification: dict) -> None:
     Best effort, like event publishing: a failure is logged, never raised. Call it after commit.
     """
     message = {"type": "user.notification", "user": user_id, "text": json.dumps(notification, separators=(",", ":"))}
+    layer_send(
+        user_group(user_id), message, failure=f"Could not send notification {notification.get('id')} to user {user_id}."
+    )
+
+
+def layer_send(group: str, message: dict, *, failure: str) -> None:
+    """Send to a channel-layer group without waiting for it; a failure is logged with `failure`.
+
+    In a server process the send runs on the process's event loop, whose channel-layer connection
+    the process's WebSockets already use: the request's thread only hands it over. Elsewhere (the
+    worker, commands) it runs to completion in an event loop of its own.
+    """
+    loop = serving_loop.get()
+    if loop is not None and loop.is_running():
+        future = asyncio.run_coroutine_threadsafe(group_send(group, message), loop)
+        future.add_done_callback(partial(_log_failure, failure=failure))
+        return
     try:
-        async_to_sync(group_send)(user_group(user_id), message)
+        async_to_sync(group_send)(group, message)
     except Exception:
-        logger.exception("Could not send notification %s to user %s.", notification.get("id"), user_id)
+        logger.exception(failure)
+
+
+def _log_failure(future, *, failure: str) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.error(failure, exc_info=future.exception())
 
 
 async def group_send(group: str, message: dict) -> None:

@@ -21,6 +21,7 @@ from notifications.services import reminder_sync
 from realtime.context import acting_as
 from realtime.events import event_counter_lock
 from taskflow.errors import AccessDenied, InvalidInput, VersionMismatch
+from taskflow.sql import sql
 from tasks.models import (
     PROJECT_EDITORS,
     TASK_WRITERS,
@@ -230,7 +231,9 @@ def task_bulk_update(*, tasks: Iterable[Task], actor: User, changes: dict, opera
 
 def _task_lock(task: Task, *, expected_version: int | None) -> Task:
     """The task's current row, locked for this transaction; checks the expected version."""
-    current = Task.objects.select_for_update().get(pk=task.pk)
+    current = next(iter(Task.objects.raw(sql(_LOCK_TASK, task=Task), [task.pk])), None)
+    if current is None:
+        raise Task.DoesNotExist(f"No task {task.pk}.")
     if expected_version is not None and expected_version != current.version:
         raise VersionMismatch("The task was changed by someone else.", current=current)
     return current
@@ -255,6 +258,10 @@ def _task_apply(*, task: Task, changes: dict) -> None:
         _label_index_replace(task, created=False)
     if REMINDER_FIELDS.intersection(fields):
         reminder_sync(task=task)
+
+
+# Every task write locks its row, so the statement is written out (taskflow.sql).
+_LOCK_TASK = "SELECT * FROM {task} WHERE id = %s{for_update}"
 
 
 # --- Users ----------------------------------------------------------------------------------------
