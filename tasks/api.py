@@ -1,15 +1,17 @@
 """Project, member and task endpoints: validate input, call a service or selector, render."""
 
+from django.http import HttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from tasks import selectors, services
 from tasks.filters import TaskFilter
 from tasks.models import Membership, Project, Task
-from tasks.page_cache import task_page_etag, task_page_get, task_page_key, task_page_set
+from tasks.page_cache import task_page_body, task_page_etag, task_page_get, task_page_key, task_page_set
 from tasks.serializers import (
     MemberAddSerializer,
     MemberRoleSerializer,
@@ -156,14 +158,20 @@ class TaskViewSet(viewsets.ModelViewSet):
         headers = {"X-Event-Seq": str(event_seq), "ETag": task_page_etag(key)}
         if _matches(request.headers.get("If-None-Match"), headers["ETag"]):
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
-        page = task_page_get(key)
-        if page is None:
-            rows = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-            page = {"results": list(self.get_serializer(rows, many=True).data), "has_next": self.paginator.has_next}
-            task_page_set(key, page)
+        if not isinstance(request.accepted_renderer, JSONRenderer):
+            # The browsable API renders the page itself: straight from the database.
+            response = super().list(request, *args, **kwargs)
         else:
-            self.paginator.read_request(request, has_next=page["has_next"])
-        response = self.get_paginated_response(page["results"])
+            page = task_page_get(key)
+            if page is None:
+                rows = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+                results = self.get_serializer(rows, many=True).data
+                page = {"results": JSONRenderer().render(results), "has_next": self.paginator.has_next}
+                task_page_set(key, page)
+            else:
+                self.paginator.read_request(request, has_next=page["has_next"])
+            # The cached results are JSON already: the page is spliced around them, not re-encoded.
+            response = HttpResponse(task_page_body(self.paginator, page["results"]), content_type="application/json")
         for name, value in headers.items():
             response[name] = value
         return response

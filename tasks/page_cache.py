@@ -4,11 +4,13 @@ Every change to a project's tasks and members is an event that moves the project
 computed at seq S stays true while the seq is S: the key carries the seq, nothing is ever
 invalidated, and keys of past seqs simply expire. A page is the same for every member of the
 project (access is checked before the cache is read), except with `assignee=me`, whose key also
-names the caller. Pages live in the configured cache (Redis, shared by every server process, or
+names the caller. The results are kept as rendered JSON and spliced into each response. Pages live
+in the configured cache (Redis, shared by every server process, or
 local memory); a cache that is down only costs the queries it would have saved.
 """
 
 import hashlib
+import json
 
 from django.core.cache import cache
 from django.http import QueryDict
@@ -37,3 +39,10 @@ def task_page_get(key: str) -> dict | None:
 
 def task_page_set(key: str, page: dict) -> None:
     cache.set(key, page, PAGE_CACHE_SECONDS)
+
+
+def task_page_body(paginator, results: bytes) -> bytes:
+    """The JSON of a page, `{next, previous, results}` as DRF renders it, around rendered results."""
+    links = {"next": paginator.get_next_link(), "previous": paginator.get_previous_link()}
+    head = json.dumps(links, ensure_ascii=False, separators=(",", ":"))[:-1].encode()
+    return head + b',"results":' + results + b"}"

@@ -125,3 +125,24 @@ def test_conditional_get_of_a_foreign_task_is_still_not_found(client_for, projec
     task = make_task(project=project)
     response = client_for(UserFactory()).get(f"/api/tasks/{task.pk}/", HTTP_IF_NONE_MATCH='"1"')
     assert response.status_code == 404
+
+
+def test_spliced_page_is_byte_for_byte_what_drf_renders(client, project):
+    from rest_framework.renderers import JSONRenderer
+
+    for index in range(3):
+        make_task(project=project, title=f"Tâche {index}", labels=["ünï"])
+    for attempt in ("computed", "cached"):
+        response = client.get(list_path(project, page_size=2, page=2) + "&ordering=-id")
+        body = response.json()
+        assert response.content == JSONRenderer().render(body), attempt
+        assert response["Content-Type"] == "application/json"
+
+
+def test_browsable_api_lists_the_project_too(client, project):
+    make_task(project=project, title="Shown in HTML")
+    response = client.get(list_path(project), HTTP_ACCEPT="text/html")
+    assert response.status_code == 200
+    assert b"Shown in HTML" in response.content
+    project.refresh_from_db()
+    assert response["X-Event-Seq"] == str(project.event_seq)
