@@ -1,18 +1,18 @@
 """Recording events in the log and publishing them once committed: the one place events are made."""
 
 import asyncio
+import concurrent.futures
 import json
 import logging
+import threading
 from functools import partial
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connection, transaction
 from rest_framework.fields import DateTimeField
 
 from realtime.context import acting_user_id
 from realtime.models import Event, EventType
-from taskflow.handlers import serving_loop
 from taskflow.sql import fetch_value, sql
 from tasks.models import Project
 
@@ -141,26 +141,39 @@ def user_notify(*, user_id: int, notification: dict) -> None:
 
 
 def layer_send(group: str, message: dict, *, failure: str) -> None:
-    """Send to a channel-layer group without waiting for it; a failure is logged with `failure`.
+    """Send to a channel-layer group and wait for it (at most PUBLISH_TIMEOUT_SECONDS); a failure
+    is logged with `failure`, never raised.
 
-    In a server process the send runs on the process's event loop, whose channel-layer connection
-    the process's WebSockets already use: the request's thread only hands it over. Elsewhere (the
-    worker, commands) it runs to completion in an event loop of its own.
+    Sends go through this process's publisher: one thread with an event loop and a channel-layer
+    connection of its own, kept for the life of the process. Not the server's loop, where a send
+    could wait behind the frames of a thousand sockets and reach Redis after a later event of
+    another process; and not a new loop per send (async_to_sync), which cost a thread and a Redis
+    connection each time. Waiting keeps each process's events in the order of their commits.
     """
-    loop = serving_loop.get()
-    if loop is not None and loop.is_running():
-        future = asyncio.run_coroutine_threadsafe(group_send(group, message), loop)
-        future.add_done_callback(partial(_log_failure, failure=failure))
-        return
     try:
-        async_to_sync(group_send)(group, message)
+        _publisher.submit(group_send(group, message)).result(timeout=PUBLISH_TIMEOUT_SECONDS + 1)
     except Exception:
         logger.exception(failure)
 
 
-def _log_failure(future, *, failure: str) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        logger.error(failure, exc_info=future.exception())
+class _Publisher:
+    """A daemon thread running an event loop on which this process sends to the channel layer."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    def submit(self, coroutine) -> concurrent.futures.Future:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._loop = asyncio.new_event_loop()
+                self._thread = threading.Thread(target=self._loop.run_forever, name="layer-publisher", daemon=True)
+                self._thread.start()
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+
+
+_publisher = _Publisher()
 
 
 async def group_send(group: str, message: dict) -> None:

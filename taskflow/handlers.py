@@ -20,7 +20,6 @@ import contextvars
 import functools
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
-from contextvars import ContextVar
 
 from django.conf import settings
 from django.core import signals
@@ -28,10 +27,6 @@ from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.http import FileResponse
 from django.urls import set_script_prefix
-
-# The event loop of the server process, seen from the request's thread: work that belongs on the
-# loop (publishing to the channel layer) is handed to it instead of starting a loop of its own.
-serving_loop: ContextVar[asyncio.AbstractEventLoop | None] = ContextVar("serving_loop", default=None)
 
 
 class ThreadedASGIHandler(ASGIHandler):
@@ -50,8 +45,7 @@ class ThreadedASGIHandler(ASGIHandler):
             body_file = await self.read_body(receive)
         except RequestAborted:
             return
-        # The thread sees this context (the request id, the script prefix, the loop) as the loop does.
-        serving_loop.set(asyncio.get_running_loop())
+        # The thread sees this context (the request id, the script prefix) as the loop does.
         serve = functools.partial(contextvars.copy_context().run, self._serve, scope, body_file)
         response = await asyncio.get_running_loop().run_in_executor(self.executor, serve)
         try:
