@@ -44,6 +44,9 @@ class ProjectHub:
         self.subscribers: dict[int, set] = {}  # project id -> consumers following it here
         self.users: dict[int, set] = {}  # user id -> this user's consumers here
         self.seen: dict[int, int] = {}  # project id -> latest seq read at the previous check
+        self.released: dict[int, int] = {}  # project id -> last seq handed to its sockets in order
+        self.held: dict[int, dict[int, dict]] = {}  # project id -> events waiting for a missing seq
+        self.gap_timers: dict[int, asyncio.Task] = {}
         self.channel: str | None = None
         self.tasks: list[asyncio.Task] = []
         self.membership_lock = asyncio.Lock()
@@ -90,7 +93,10 @@ class ProjectHub:
             consumers.discard(consumer)
             if not consumers:
                 del self.subscribers[project_id]
-                self.seen.pop(project_id, None)
+                for state in (self.seen, self.released, self.held):
+                    state.pop(project_id, None)
+                if (timer := self.gap_timers.pop(project_id, None)) is not None:
+                    timer.cancel()
                 await self.layer.group_discard(project_group(project_id), self.channel)
 
     async def unsubscribe_all(self, consumer) -> None:
@@ -112,11 +118,66 @@ class ProjectHub:
                 await asyncio.sleep(1)
                 continue
             if message.get("type") == "project.event":
-                for consumer in list(self.subscribers.get(message["project"], ())):
-                    consumer.enqueue(message["project"], [message], upto=message["seq"])
+                self._take_event(message)
             elif message.get("type") == "user.notification":
                 for consumer in list(self.users.get(message["user"], ())):
                     consumer.notify(message["text"])
+
+    def _take_event(self, message: dict) -> None:
+        """Hand an event to the project's sockets in seq order, once per process.
+
+        Events reach the layer in publish order, which two server processes (or two threads of
+        one) can make differ from seq order. An event after a gap waits here, briefly, for the
+        missing ones (TASKFLOW_WS_GAP_WAIT_SECONDS); then the gap is filled from the log with one
+        query for the whole process, instead of one per socket.
+        """
+        project_id, seq = message["project"], message["seq"]
+        if project_id not in self.subscribers:
+            return
+        released = self.released.get(project_id)
+        if released is not None and seq <= released:
+            return  # already handed out (a repeat, or filled from the log)
+        held = self.held.setdefault(project_id, {})
+        held[seq] = message
+        if released is None or seq == released + 1:
+            self._release(project_id, start=seq)
+        elif project_id not in self.gap_timers:
+            self.gap_timers[project_id] = asyncio.create_task(self._fill_gap_later(project_id))
+
+    def _release(self, project_id: int, *, start: int) -> None:
+        """Hand the held events from `start` on, as long as their seqs follow one another."""
+        held = self.held.get(project_id, {})
+        batch = []
+        seq = start
+        while seq in held:
+            batch.append(held.pop(seq))
+            seq += 1
+        if not batch:
+            return
+        self.released[project_id] = batch[-1]["seq"]
+        if not held and (timer := self.gap_timers.pop(project_id, None)) is not None:
+            timer.cancel()
+        for consumer in list(self.subscribers.get(project_id, ())):
+            consumer.enqueue(project_id, batch, upto=batch[-1]["seq"])
+
+    async def _fill_gap_later(self, project_id: int) -> None:
+        await asyncio.sleep(settings.TASKFLOW_WS_GAP_WAIT_SECONDS)
+        self.gap_timers.pop(project_id, None)
+        held = self.held.get(project_id)
+        if not held:
+            return
+        released, upto = self.released[project_id], max(held)
+        try:
+            logged = await access.event_messages(
+                project_id, after=released, upto=upto, limit=settings.TASKFLOW_WS_REPLAY_BATCH
+            )
+        except Exception:
+            logger.exception("Could not fill a gap of project %s from the log; the sockets will.", project_id)
+            logged = []
+        for message in logged:
+            held.setdefault(message["seq"], message)
+        # Whatever is still missing (retention, a huge gap) the sockets fill themselves.
+        self._release(project_id, start=min(held))
 
     async def _check_periodically(self) -> None:
         while True:

@@ -400,5 +400,8 @@ TASKFLOW_WS_FRAME_RATE = env.float("TASKFLOW_WS_FRAME_RATE", default=50.0)
 TASKFLOW_WS_MAX_SOCKETS_PER_USER = env.int("TASKFLOW_WS_MAX_SOCKETS_PER_USER", default=20)
 TASKFLOW_WS_CHECK_SECONDS = env.float("TASKFLOW_WS_CHECK_SECONDS", default=3.0)
 TASKFLOW_WS_REPLAY_BATCH = 500
+# How long an event that arrives before an earlier one waits for it before the gap is read from
+# the log (once per server process).
+TASKFLOW_WS_GAP_WAIT_SECONDS = env.float("TASKFLOW_WS_GAP_WAIT_SECONDS", default=0.2)
 # Events waiting for one socket before it is deemed too slow and closed (its client resumes).
 TASKFLOW_WS_OUTBOX_LIMIT = env.int("TASKFLOW_WS_OUTBOX_LIMIT", default=1000)

@@ -10,11 +10,13 @@ from datetime import datetime, timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.db import transaction
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.tests.factories import UserFactory
+from realtime.events import event_message, project_group
 from realtime.hub import ProjectHub
 from realtime.models import Event, EventType
 from realtime.tests.websocket import FRAME_TIMEOUT, MAX_FRAME_BYTES, SILENCE, access_token, auth_ok
@@ -450,6 +452,45 @@ async def test_next_live_event_brings_a_lost_event_first(signed_in, user, projec
         "Renamed while Redis was away",
     )
     assert (live["seq"], live["data"]["title"]) == (lost_seq + 1, "After the loss")
+    assert await ws.receive_nothing(timeout=SILENCE)
+
+
+@sync_to_async
+def logged_messages(project: Project, seqs: list[int]) -> list[dict]:
+    return [event_message(event) for event in Event.objects.filter(project=project, seq__in=seqs).order_by("seq")]
+
+
+async def test_events_published_out_of_order_arrive_in_order_at_every_socket(signed_in, user, project, settings):
+    settings.TASKFLOW_WS_CHECK_SECONDS = 60
+    first_socket, second_socket = await signed_in(user), await signed_in(user)
+    for ws in (first_socket, second_socket):
+        await subscribed(ws, project)
+    earlier = await record_event_without_publishing(project)
+    later = await record_event_without_publishing(project)
+    earlier_message, later_message = await logged_messages(project, [earlier, later])
+
+    # Another process's later event reaches the layer first; this one's follows within the wait.
+    layer = get_channel_layer()
+    await layer.group_send(project_group(project.pk), later_message)
+    await asyncio.sleep(settings.TASKFLOW_WS_GAP_WAIT_SECONDS / 4)
+    await layer.group_send(project_group(project.pk), earlier_message)
+
+    for ws in (first_socket, second_socket):
+        assert [(await next_frame(ws))["seq"] for _ in range(2)] == [earlier, later]
+        assert await ws.receive_nothing(timeout=SILENCE)
+
+
+async def test_an_event_that_never_comes_is_read_from_the_log_after_the_wait(signed_in, user, project, settings):
+    settings.TASKFLOW_WS_CHECK_SECONDS = 60
+    ws = await signed_in(user)
+    await subscribed(ws, project)
+    lost = await record_event_without_publishing(project)
+    later = await record_event_without_publishing(project)
+    [later_message] = await logged_messages(project, [later])
+
+    await get_channel_layer().group_send(project_group(project.pk), later_message)
+
+    assert [(await next_frame(ws))["seq"] for _ in range(2)] == [lost, later]
     assert await ws.receive_nothing(timeout=SILENCE)
 
 
