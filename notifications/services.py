@@ -33,18 +33,18 @@ _datetime_field = DateTimeField()
 FINISHED = (Status.DONE, Status.CANCELLED)
 
 
-def reminder_sync(*, task: Task) -> Reminder | None:
+def reminder_sync(*, task: Task, new: bool = False) -> Reminder | None:
     """Make the task's pending reminder match it; returns the pending reminder, if any.
 
     A task is reminded of when it has an assignee, a due date in the future and is neither done nor
     cancelled. The reminder goes out TASKFLOW_REMINDER_LEAD before it is due, or at once when that
-    moment has already passed.
+    moment has already passed. `new`: the task was created in this transaction, so it has none yet.
     """
-    pending = Reminder.objects.filter(task=task, status=ReminderStatus.PENDING).first()
     now = timezone.now()
     wanted = (
         task.assignee_id is not None and task.due_at is not None and task.due_at > now and task.status not in FINISHED
     )
+    pending = None if new else Reminder.objects.filter(task=task, status=ReminderStatus.PENDING).first()
     if pending is not None:
         if wanted and pending.user_id == task.assignee_id and pending.due_at == task.due_at:
             return pending

@@ -186,7 +186,7 @@ def task_create(*, project: Project, actor: User, data: dict, operator: bool = F
         task.save()
         if task.labels:
             _label_index_replace(task, created=True)
-        reminder_sync(task=task)
+        reminder_sync(task=task, new=True)
     return task
 
 

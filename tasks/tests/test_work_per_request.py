@@ -1,0 +1,104 @@
+"""The work each hot request does, counted: a change that adds queries or channel-layer sends fails.
+
+Not timings: the number of SQL statements per endpoint (transaction control aside) and the number
+of messages a write puts on the channel layer. The figures are what bench/README.md explains; when
+one must change, change it here on purpose.
+"""
+
+import asyncio
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from realtime.events import project_group
+from tasks.tests.factories import make_task
+
+pytestmark = pytest.mark.django_db
+
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
+
+
+def statements(queries) -> list[str]:
+    return [query["sql"] for query in queries if not query["sql"].upper().startswith(TRANSACTION_CONTROL)]
+
+
+def run(client, method: str, path: str, body: dict | None = None, **headers) -> tuple[int, list[str]]:
+    with CaptureQueriesContext(connection) as queries:
+        response = (
+            getattr(client, method)(path, body, format="json", **headers)
+            if body
+            else getattr(client, method)(path, **headers)
+        )
+    assert response.status_code < 400, response.content
+    return response.status_code, statements(queries)
+
+
+@pytest.fixture
+def tasks_of(project):
+    return [make_task(project=project, title=f"Task {index}", labels=["a"]) for index in range(5)]
+
+
+def test_task_list_of_a_project(client, project, tasks_of):
+    path = f"/api/tasks/?project={project.pk}&page_size=50"
+    _, first = run(client, "get", path)
+    _, again = run(client, "get", path)
+    # user; project seq with membership; the page (then cached).
+    assert len(first) == 3, first
+    # user; project seq with membership; the page comes from the cache.
+    assert len(again) == 2, again
+
+
+def test_task_detail(client, project, tasks_of):
+    _, queries = run(client, "get", f"/api/tasks/{tasks_of[0].pk}/")
+    assert len(queries) == 2, queries  # user; task with the caller's role
+
+
+def test_task_patch(client, project, tasks_of):
+    _, queries = run(client, "patch", f"/api/tasks/{tasks_of[0].pk}/", {"title": "Renamed"})
+    # user; task with role; project counter lock; task lock; task update; next seq; event insert;
+    # whether the project has webhooks.
+    assert len(queries) == 8, queries
+
+
+def test_task_create(client, project):
+    _, queries = run(client, "post", "/api/tasks/", {"project": project.pk, "title": "New"})
+    # user; project among the caller's (validation); project with role; counter lock; last position;
+    # task insert; next seq; event insert; webhooks?
+    assert len(queries) == 9, queries
+
+
+# --- Channel-layer sends ----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_each_write_puts_one_message_on_the_channel_layer(client, project, channel_layer_of_this_test):
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(project_group(project.pk), channel)
+
+    # One receiver for the whole test: the Redis pub/sub layer unsubscribes a channel whose
+    # receive() is cancelled, as a timeout would.
+    received: list[str] = []
+
+    async def receive_all() -> None:
+        while True:
+            received.append((await layer.receive(channel))["event"])
+
+    receiver = asyncio.create_task(receive_all())
+
+    async def events_sent() -> list[str]:
+        await asyncio.sleep(0.5)
+        sent = list(received)
+        received.clear()
+        return sent
+
+    task = await sync_to_async(make_task)(project=project, title="Watched")
+    assert await events_sent() == ["task.created"]
+    await sync_to_async(run)(client, "patch", f"/api/tasks/{task.pk}/", {"title": "Renamed"})
+    assert await events_sent() == ["task.updated"]
+    await sync_to_async(run)(client, "patch", f"/api/tasks/{task.pk}/", {"title": "Renamed"})  # no change
+    assert await events_sent() == []
+    receiver.cancel()
