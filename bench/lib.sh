@@ -8,7 +8,7 @@ PERF="$(cd "$PERF" && pwd)"
 SERVER="${SERVER:-daphne}"
 PROCS="${PROCS:-1}"
 SERVER_CPUS="${SERVER_CPUS-0}"
-CLIENT_CPUS="${CLIENT_CPUS:-1}"
+CLIENT_CPUS="${CLIENT_CPUS-1}"
 PORT="${PORT:-8010}"
 ANCHOR="${ANCHOR:-1}"
 TASKFLOW="${TASKFLOW:-1}"
@@ -48,10 +48,21 @@ note() { printf '%s\n' "$*" | tee -a "$OUT/summary.txt"; }
 
 # start_taskflow TASKS: a fresh benchmark database with TASKS tasks, served on $PORT; sets PROJECT.
 start_taskflow() {
-	mariadb -uroot -e "DROP DATABASE IF EXISTS \`$DATABASE\`; CREATE DATABASE \`$DATABASE\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
 	export DATABASE_URL="mysql://root@127.0.0.1:3306/$DATABASE"
-	"$PY" manage.py migrate -v0
-	PROJECT="$("$PY" bench/seed.py --tasks "$1" | sed -n 's/^project=//p')"
+	# REUSE_DATABASE=1 keeps a database this script seeded before with as many tasks (seeding 10,000
+	# tasks through the services takes minutes); anything else starts from an empty one.
+	PROJECT=""
+	if [ "${REUSE_DATABASE:-0}" = 1 ]; then
+		PROJECT="$(mariadb -uroot -N -e "SELECT p.id FROM \`$DATABASE\`.tasks_project p WHERE p.name = 'bench'
+			AND (SELECT COUNT(*) FROM \`$DATABASE\`.tasks_task t WHERE t.project_id = p.id) = $1" 2>/dev/null || true)"
+	fi
+	if [ -n "$PROJECT" ]; then
+		"$PY" manage.py migrate -v0
+	else
+		mariadb -uroot -e "DROP DATABASE IF EXISTS \`$DATABASE\`; CREATE DATABASE \`$DATABASE\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+		"$PY" manage.py migrate -v0
+		PROJECT="$("$PY" bench/seed.py --tasks "$1" | sed -n 's/^project=//p')"
+	fi
 	# The benchmark user holds every socket and runs longer than an access token's default life.
 	DJANGO_DEBUG=false LOG_LEVEL="${LOG_LEVEL:-INFO}" JWT_ACCESS_MINUTES=60 TASKFLOW_WS_MAX_SOCKETS_PER_USER=100000 \
 		"$PY" -m taskflow.serve --server "$SERVER" --procs "$PROCS" --port "$PORT" --cpus "$SERVER_CPUS" \
