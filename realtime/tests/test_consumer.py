@@ -821,7 +821,8 @@ async def test_socket_whose_outbox_overflows_is_closed_1013_so_its_client_resume
     [consumer] = ProjectHub.current().subscribers[project.pk]
     already_sent = {"project": project.pk, "seq": 0, "event": "task.updated", "member": None, "text": "{}"}
 
-    # Faster than the socket's task can send: nothing is awaited between them.
+    # The socket's sender is stuck (a client that stopped reading), and events keep coming.
+    consumer._queue(asyncio.Event().wait)
     for _ in range(5):
         consumer.enqueue(project.pk, [already_sent], upto=0)
 
