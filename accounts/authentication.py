@@ -1,5 +1,9 @@
 """JWT authentication of API requests and WebSockets: simplejwt's, with a faster user lookup."""
 
+import threading
+import time
+from collections import OrderedDict
+
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework.exceptions import AuthenticationFailed
@@ -14,12 +18,23 @@ from accounts.selectors import user_by_id
 
 
 class JWTAuthentication(authentication.JWTAuthentication):
-    """simplejwt's JWTAuthentication, reading the user with one hand-written query.
+    """simplejwt's JWTAuthentication, reading the user with one hand-written query, and verifying
+    each token's signature once per process.
 
     Every API request authenticates, and building the ORM query cost more than running it
-    (bench/README.md). The checks are simplejwt's: the user exists and is active, and the token
-    was issued since the last password change (its revoke claim).
+    (bench/README.md). The checks are simplejwt's: the token is valid and not expired, the user
+    exists and is active, and the token was issued since the last password change (its revoke
+    claim). Only the signature check of a token already verified here is skipped: the same bytes
+    carry the same signature; expiry and the user are checked on every request.
     """
+
+    def get_validated_token(self, raw_token: bytes) -> Token:
+        token, expires_at = _verified.get(raw_token, (None, 0))
+        if token is None or expires_at <= time.time():
+            token = super().get_validated_token(raw_token)
+            expires_at = token.get("exp", 0)
+            _verified.put(raw_token, (token, expires_at))
+        return token
 
     def get_user(self, validated_token: Token) -> User:
         try:
@@ -42,3 +57,29 @@ class JWTScheme(SimpleJWTScheme):
     """The OpenAPI description of this authentication: simplejwt's bearer scheme."""
 
     target_class = "accounts.authentication.JWTAuthentication"
+
+
+class _VerifiedTokens:
+    """The tokens this process verified lately, least recently used dropped first (thread-safe)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.tokens: OrderedDict[bytes, tuple[Token, float]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, raw_token: bytes, default):
+        with self.lock:
+            entry = self.tokens.get(raw_token)
+            if entry is not None:
+                self.tokens.move_to_end(raw_token)
+            return entry or default
+
+    def put(self, raw_token: bytes, entry: tuple[Token, float]) -> None:
+        with self.lock:
+            self.tokens[raw_token] = entry
+            self.tokens.move_to_end(raw_token)
+            while len(self.tokens) > self.size:
+                self.tokens.popitem(last=False)
+
+
+_verified = _VerifiedTokens(size=4096)
