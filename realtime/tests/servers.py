@@ -98,12 +98,14 @@ class RedisServer(ServerProcess):
         return False
 
 
-class TaskFlowServer(ServerProcess):
-    """TaskFlow served by `python -m taskflow.serve` with Daphne or uvicorn."""
+class TaskFlowProcess(ServerProcess):
+    """A TaskFlow process (a server or the worker) on the given database, Redis and key prefixes,
+    writing its output to a log file of its own; `name` tells processes apart in messages."""
 
-    def __init__(self, *, server: str, database_url: str, redis_url: str, channel_prefix: str, **settings: str) -> None:
+    name = "taskflow"
+
+    def __init__(self, *, database_url: str, redis_url: str, channel_prefix: str, **settings: str) -> None:
         super().__init__()
-        self.server = server
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "taskflow.settings",
@@ -115,7 +117,27 @@ class TaskFlowServer(ServerProcess):
             "DJANGO_DEBUG": "false",
             **settings,
         }
-        self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"taskflow-{server}-{self.port}.log"
+        self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"taskflow-{self.name}-{self.port}.log"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def _spawn(self, command: list[str]) -> None:
+        """Start `command` in the repository with this process's environment, output to its log."""
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+
+    def _exited(self) -> None:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.log()}")
+
+
+class TaskFlowServer(TaskFlowProcess):
+    """TaskFlow served by `python -m taskflow.serve` with Daphne or uvicorn."""
+
+    def __init__(self, *, server: str, **shared: str) -> None:
+        self.name = self.server = server
+        super().__init__(**shared)
 
     @property
     def http(self) -> str:
@@ -126,58 +148,27 @@ class TaskFlowServer(ServerProcess):
         return f"ws://127.0.0.1:{self.port}/ws/"
 
     def start(self) -> None:
-        log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "taskflow.serve", "--server", self.server, "--port", str(self.port)],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
+        self._spawn([sys.executable, "-m", "taskflow.serve", "--server", self.server, "--port", str(self.port)])
         wait_until(self._ready, timeout=START_TIMEOUT_SECONDS, what=f"{self.server} on port {self.port}")
 
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
     def _ready(self) -> bool:
-        if self.process.poll() is not None:
-            raise RuntimeError(f"{self.server} exited with {self.process.returncode}:\n{self.log()}")
+        self._exited()
         with suppress(OSError), urllib.request.urlopen(f"{self.http}/healthz", timeout=1) as response:
             return response.status == 200
         return False
 
 
-class WorkerProcess(ServerProcess):
+class WorkerProcess(TaskFlowProcess):
     """`manage.py worker` in a process of its own, polling every 0.2 s; ready once it says so."""
 
-    def __init__(self, *, database_url: str, redis_url: str, channel_prefix: str, **settings: str) -> None:
-        super().__init__()
-        self.env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "taskflow.settings",
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "CHANNEL_LAYER_PREFIX": channel_prefix,
-            "CACHE_KEY_PREFIX": channel_prefix,
-            "DJANGO_DEBUG": "false",
-            **settings,
-        }
-        self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"taskflow-worker-{self.port}.log"
+    name = "worker"
 
     def start(self) -> None:
-        log = self.log_path.open("wb")
-        command = [sys.executable, "manage.py", "worker", "--no-reload", "--interval", "0.2", "--no-startup-delay"]
-        self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
+        self._spawn([sys.executable, "manage.py", "worker", "--no-reload", "--interval", "0.2", "--no-startup-delay"])
         wait_until(self._ready, timeout=START_TIMEOUT_SECONDS, what="the worker")
 
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
     def _ready(self) -> bool:
-        if self.process.poll() is not None:
-            raise RuntimeError(f"the worker exited with {self.process.returncode}:\n{self.log()}")
+        self._exited()
         return "Starting worker" in self.log()
 
 
