@@ -59,45 +59,50 @@ class ProjectHub:
 
     async def follow_user(self, user_id: int, consumer) -> None:
         """Hand the user's personal notifications to `consumer` (a socket signed in as them)."""
-        async with self.membership_lock:
-            await self._listen()
-            consumers = self.users.setdefault(user_id, set())
-            if not consumers:
-                await self.layer.group_add(user_group(user_id), self.channel)
-            consumers.add(consumer)
+        await self._join(self.users, user_id, user_group(user_id), consumer)
 
     async def unfollow_user(self, user_id: int, consumer) -> None:
-        async with self.membership_lock:
-            consumers = self.users.get(user_id)
-            if consumers is None or consumer not in consumers:
-                return
-            consumers.discard(consumer)
-            if not consumers:
-                del self.users[user_id]
-                await self.layer.group_discard(user_group(user_id), self.channel)
+        await self._leave(self.users, user_id, user_group(user_id), consumer)
 
     async def subscribe(self, project_id: int, consumer) -> None:
         """Start handing the project's events to `consumer`; from here on none is missed."""
-        async with self.membership_lock:
-            await self._listen()
-            consumers = self.subscribers.setdefault(project_id, set())
-            if not consumers:
-                await self.layer.group_add(project_group(project_id), self.channel)
-            consumers.add(consumer)
+        await self._join(self.subscribers, project_id, project_group(project_id), consumer)
 
     async def unsubscribe(self, project_id: int, consumer) -> None:
+        await self._leave(
+            self.subscribers, project_id, project_group(project_id), consumer, on_last=self._forget_project
+        )
+
+    def _forget_project(self, project_id: int) -> None:
+        """Drop what the hub keeps about a project nobody here follows any more."""
+        for state in (self.seen, self.released, self.held):
+            state.pop(project_id, None)
+        if (timer := self.gap_timers.pop(project_id, None)) is not None:
+            timer.cancel()
+
+    async def _join(self, members: dict[int, set], key: int, group: str, consumer) -> None:
+        """Add `consumer` under `key`; the process joins `group` with its first consumer."""
         async with self.membership_lock:
-            consumers = self.subscribers.get(project_id)
+            await self._listen()
+            consumers = members.setdefault(key, set())
+            if not consumers:
+                await self.layer.group_add(group, self.channel)
+            consumers.add(consumer)
+
+    async def _leave(self, members: dict[int, set], key: int, group: str, consumer, on_last=None) -> None:
+        """Remove `consumer` from under `key`; with the last one the process leaves `group` (and
+        `on_last(key)` runs, under the same lock)."""
+        async with self.membership_lock:
+            consumers = members.get(key)
             if consumers is None or consumer not in consumers:
                 return
             consumers.discard(consumer)
-            if not consumers:
-                del self.subscribers[project_id]
-                for state in (self.seen, self.released, self.held):
-                    state.pop(project_id, None)
-                if (timer := self.gap_timers.pop(project_id, None)) is not None:
-                    timer.cancel()
-                await self.layer.group_discard(project_group(project_id), self.channel)
+            if consumers:
+                return
+            del members[key]
+            if on_last is not None:
+                on_last(key)
+            await self.layer.group_discard(group, self.channel)
 
     async def unsubscribe_all(self, consumer) -> None:
         """Stop handing anything to `consumer`: its projects' events and its user's notifications."""
