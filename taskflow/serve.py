@@ -54,6 +54,10 @@ def main() -> None:
 
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Connections accepted on this socket inherit TCP_NODELAY. uvicorn takes an inherited --fd for
+    # a Unix socket and leaves Nagle's algorithm on, so a response body (written after its head)
+    # waited for the client's delayed acknowledgement: ~40 ms per request, half the throughput.
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     listener.bind((args.host, args.port))
     listener.listen(4096)
     listener.set_inheritable(True)
