@@ -6,6 +6,8 @@ and row locks are asked for only where the database has them (SQLite locks the w
 a write transaction instead).
 """
 
+from functools import lru_cache
+
 from django.db import connection
 from django.db.models import Model
 
@@ -23,3 +25,53 @@ def fetch_value(statement: str, params: list):
         cursor.execute(statement, params)
         row = cursor.fetchone()
     return None if row is None else row[0]
+
+
+def fetch_instance[M: Model](model: type[M], statement: str, params: list) -> M | None:
+    """The first row of `statement` as a `model` instance, or None when there is no row.
+
+    The row's columns are the model's (any subset, any order) and possibly others, which become
+    attributes (`SELECT t.*, m.role ...` gives a task with `role`). What `Model.objects.raw()`
+    would do, without rebuilding its column map and converters for every query.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        columns = tuple(column[0] for column in cursor.description)
+    return _row_loader(model, columns, connection.vendor)(row)
+
+
+@lru_cache(maxsize=128)
+def _row_loader(model: type[Model], columns: tuple[str, ...], _vendor: str):
+    """A function turning a row of `columns` into a `model` instance.
+
+    Built once per model, columns and database vendor; the converters are the ones the ORM
+    would apply (time zones, booleans, JSON), taken from the connection that first asks.
+    """
+    by_column = {field.column: field for field in model._meta.concrete_fields}
+    positions = {column: index for index, column in enumerate(columns)}
+    # Model.from_db wants the model's own columns in field order.
+    fields = [field for field in model._meta.concrete_fields if field.column in positions]
+    field_positions = [positions[field.column] for field in fields]
+    attnames = [field.attname for field in fields]
+    extras = [(column, index) for column, index in positions.items() if column not in by_column]
+    converters = []
+    for index, field in zip(field_positions, fields, strict=True):
+        col = field.get_col(model._meta.db_table)
+        for converter in connection.ops.get_db_converters(col) + col.get_db_converters(connection):
+            converters.append((index, converter, col))
+    database = connection.alias
+
+    def load(row):
+        if converters:
+            row = list(row)
+            for index, converter, col in converters:
+                row[index] = converter(row[index], col, connection)
+        instance = model.from_db(database, attnames, [row[index] for index in field_positions])
+        for name, index in extras:
+            setattr(instance, name, row[index])
+        return instance
+
+    return load

@@ -4,7 +4,7 @@ from django.db.models import F, FilteredRelation, Q, QuerySet
 
 from accounts.models import User
 from taskflow.errors import NotFound
-from taskflow.sql import fetch_value, sql
+from taskflow.sql import fetch_instance, fetch_value, sql
 from tasks.models import Membership, Project, Task
 
 
@@ -51,7 +51,7 @@ def task_get_for_user(*, user: User, task_id: int) -> Task:
     through the ORM cost several times running it (bench/README.md).
     """
     statement = sql(_TASK_WITH_ROLE, task=Task, membership=Membership)
-    task = next(iter(Task.objects.raw(statement, [user.pk, task_id])), None)
+    task = fetch_instance(Task, statement, [user.pk, task_id])
     if task is None:
         raise NotFound()
     return task

@@ -21,7 +21,7 @@ from notifications.services import reminder_sync
 from realtime.context import acting_as
 from realtime.events import event_counter_lock
 from taskflow.errors import AccessDenied, InvalidInput, VersionMismatch
-from taskflow.sql import sql
+from taskflow.sql import fetch_instance, sql
 from tasks.models import (
     PROJECT_EDITORS,
     TASK_WRITERS,
@@ -231,7 +231,7 @@ def task_bulk_update(*, tasks: Iterable[Task], actor: User, changes: dict, opera
 
 def _task_lock(task: Task, *, expected_version: int | None) -> Task:
     """The task's current row, locked for this transaction; checks the expected version."""
-    current = next(iter(Task.objects.raw(sql(_LOCK_TASK, task=Task), [task.pk])), None)
+    current = fetch_instance(Task, sql(_LOCK_TASK, task=Task), [task.pk])
     if current is None:
         raise Task.DoesNotExist(f"No task {task.pk}.")
     if expected_version is not None and expected_version != current.version:
