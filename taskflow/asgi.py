@@ -2,6 +2,7 @@
 
 import gc
 import os
+import sys
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "taskflow.settings")
 
@@ -32,3 +33,7 @@ application = ProtocolTypeRouter(
 # full collections were the longest pauses in event delivery (bench/README.md).
 gc.freeze()
 gc.set_threshold(100_000, 50, 100)
+
+# Request threads get the GIL back soon after their database round trips, even while the loop is
+# busy writing frames (see the setting).
+sys.setswitchinterval(settings.TASKFLOW_GIL_SWITCH_INTERVAL)

@@ -130,6 +130,11 @@ _database["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=300)
 _database["CONN_HEALTH_CHECKS"] = True
 # Threads per server process that run HTTP requests (Django's middleware and views).
 TASKFLOW_HTTP_THREADS = env.int("TASKFLOW_HTTP_THREADS", default=8)
+# How long (seconds) a server process's thread may hold the GIL while another waits for it
+# (sys.setswitchinterval; Python's default is 0.005). A request thread needs the GIL back after
+# each database round trip; while the event loop pushes events to thousands of sockets, 5 ms a
+# round trip made writes, and so their events, several times slower (bench/README.md).
+TASKFLOW_GIL_SWITCH_INTERVAL = env.float("TASKFLOW_GIL_SWITCH_INTERVAL", default=0.0002)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"

@@ -39,3 +39,14 @@ def test_answers_on_a_kept_alive_connection_are_not_held_back(server):
     finally:
         connection.close()
     assert statistics.median(durations) < 0.02, [round(d * 1000, 1) for d in durations]
+
+
+def test_server_processes_hand_the_gil_over_at_the_configured_interval():
+    import sys
+
+    from django.conf import settings
+
+    import taskflow.asgi  # noqa: F401  (what a server process imports)
+
+    assert settings.TASKFLOW_GIL_SWITCH_INTERVAL < 0.005
+    assert sys.getswitchinterval() == pytest.approx(settings.TASKFLOW_GIL_SWITCH_INTERVAL)
