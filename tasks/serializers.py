@@ -1,5 +1,7 @@
 """Input and output shapes of projects, members and tasks; also the payloads of their events."""
 
+import copy
+from collections.abc import Mapping
 from datetime import datetime
 
 from django.utils import timezone
@@ -99,7 +101,17 @@ class TaskSerializer(serializers.Serializer):
     completed_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
     def get_fields(self):
-        fields = super().get_fields()
+        if self.partial and isinstance(getattr(self, "initial_data", None), Mapping):
+            # A partial update validates only the fields it sends (DRF skips the others) and
+            # renders through task_representation, so only those are built: DRF deep-copies every
+            # declared field per serializer, a fifth of a PATCH's time.
+            fields = {
+                name: copy.deepcopy(field) for name, field in self._declared_fields.items() if name in self.initial_data
+            }
+        else:
+            fields = super().get_fields()
+        if "project" not in fields:
+            return fields
         request = self.context.get("request")
         if self.instance is not None or request is None:
             # The project is chosen at creation and never changes.
