@@ -5,6 +5,9 @@ import concurrent.futures
 import json
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import partial
 
 from channels.layers import get_channel_layer
@@ -52,20 +55,72 @@ def event_seq_next(project_id: int) -> int:
         if connection.vendor == "mysql":
             # LAST_INSERT_ID(expr) hands the new value back with the UPDATE's answer.
             cursor.execute(sql(_NEXT_SEQ_MYSQL, project=Project), [project_id])
+            if cursor.rowcount != 1:
+                raise Project.DoesNotExist(f"No project {project_id}.")
             return cursor.lastrowid
         if connection.vendor in ("sqlite", "postgresql"):
             cursor.execute(sql(_NEXT_SEQ_RETURNING, project=Project), [project_id])
-            return cursor.fetchone()[0]
+            row = cursor.fetchone()
+            if row is None:
+                raise Project.DoesNotExist(f"No project {project_id}.")
+            return row[0]
         cursor.execute(sql(_NEXT_SEQ, project=Project), [project_id])
         return event_counter_lock(project_id)
 
 
+class _Reservation:
+    """A seq taken ahead for the first event a block appends to its project."""
+
+    __slots__ = ("project_id", "seq")
+
+    def __init__(self, project_id: int, seq: int) -> None:
+        self.project_id = project_id
+        self.seq: int | None = seq
+
+    def take(self, project_id: int) -> int | None:
+        seq = self.seq if project_id == self.project_id else None
+        if seq is not None:
+            self.seq = None
+        return seq
+
+
+_reservation: ContextVar[_Reservation | None] = ContextVar("event_seq_reservation", default=None)
+
+
+@contextmanager
+def event_counter_held(project_id: int) -> Iterator[None]:
+    """Hold the project's event counter for the rest of the transaction, from the block's start.
+
+    Writers take it before anything else: the rows they write take shared locks on the project
+    (foreign keys), and writers upgrading those to append their events would deadlock; taken
+    first, it makes them queue instead. Taking the next seq is the lock, so it is one statement:
+    the block's first event gets that seq, and a block that appends none hands it back before
+    the transaction commits (the row stays locked, so nobody saw it). Inside a transaction; a
+    block nested in another for the same project holds the lock already and takes nothing.
+    """
+    outer = _reservation.get()
+    if outer is not None and outer.project_id == project_id:
+        yield
+        return
+    reservation = _Reservation(project_id, event_seq_next(project_id))
+    token = _reservation.set(reservation)
+    try:
+        yield
+    finally:
+        _reservation.reset(token)
+    if reservation.seq is not None:
+        with connection.cursor() as cursor:
+            cursor.execute(sql(_GIVE_BACK_SEQ, project=Project), [project_id])
+
+
 def event_append(*, project_id: int, event_type: EventType, data: dict) -> Event:
     """Record a change of `project_id` in the writer's transaction and publish it after commit."""
+    reservation = _reservation.get()
+    seq = reservation.take(project_id) if reservation is not None else None
     with transaction.atomic(savepoint=False):
         event = Event.objects.create(
             project_id=project_id,
-            seq=event_seq_next(project_id),
+            seq=event_seq_next(project_id) if seq is None else seq,
             type=event_type,
             actor_id=acting_user_id(),
             data=data,
@@ -79,6 +134,7 @@ _LOCK_COUNTER = "SELECT event_seq FROM {project} WHERE id = %s{for_update}"
 _NEXT_SEQ_MYSQL = "UPDATE {project} SET event_seq = LAST_INSERT_ID(event_seq + 1) WHERE id = %s"
 _NEXT_SEQ_RETURNING = "UPDATE {project} SET event_seq = event_seq + 1 WHERE id = %s RETURNING event_seq"
 _NEXT_SEQ = "UPDATE {project} SET event_seq = event_seq + 1 WHERE id = %s"
+_GIVE_BACK_SEQ = "UPDATE {project} SET event_seq = event_seq - 1 WHERE id = %s"
 
 
 def event_record(event: Event) -> dict:

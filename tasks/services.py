@@ -19,7 +19,7 @@ from django.utils import timezone
 from accounts.models import User
 from notifications.services import reminder_sync
 from realtime.context import acting_as
-from realtime.events import event_counter_lock
+from realtime.events import event_counter_held
 from taskflow.errors import AccessDenied, InvalidInput, VersionMismatch
 from taskflow.sql import fetch_instance, sql
 from tasks.models import (
@@ -42,14 +42,15 @@ REMINDER_FIELDS = frozenset({"assignee_id", "due_at", "status"})
 def _change_by(actor: User | None, *, project_id: int | None) -> Iterator[None]:
     """One transaction whose events are attributed to `actor`.
 
-    With `project_id`, the project's event counter is locked first: rows inserted later take
-    shared locks on the project (foreign keys), and concurrent writers would deadlock upgrading
-    them when they append their events. Taken first, the lock makes them queue instead.
+    With `project_id`, the project's event counter is held from the start (the lock order that
+    keeps concurrent writers from deadlocking: realtime.events.event_counter_held).
     """
     with transaction.atomic(), acting_as(actor):
-        if project_id is not None:
-            event_counter_lock(project_id)
-        yield
+        if project_id is None:
+            yield
+        else:
+            with event_counter_held(project_id):
+                yield
 
 
 def _require_role(obj: Project | Task | Membership, allowed: Iterable[str], *, operator: bool, action: str) -> None:

@@ -210,6 +210,27 @@ def test_seqs_of_a_project_run_from_1_without_gaps(client, project, add_member):
     assert client.get(f"/api/projects/{project.pk}/").json()["event_seq"] == len(seqs) == 8
 
 
+def test_change_after_one_that_changed_nothing_takes_the_next_seq(client, project):
+    task = make_task(project=project, title="Same")
+    seq = current_seq(project)
+    client.patch(f"/api/tasks/{task.pk}/", {"title": "Same"}, format="json")  # takes a seq, gives it back
+    assert current_seq(project) == seq
+    client.patch(f"/api/tasks/{task.pk}/", {"title": "Changed"}, format="json")
+    assert [event.seq for event in new_events(project, seq)] == [seq + 1]
+    assert current_seq(project) == seq + 1
+
+
+def test_one_transaction_changing_several_tasks_numbers_their_events_in_order(user, project):
+    tasks = [make_task(project=project, title=f"Task {index}") for index in range(3)]
+    seq = current_seq(project)
+    # The admin's bulk action: one transaction, one task_update (and event) per task that changes;
+    # the first task, given twice, changes once.
+    services.task_bulk_update(tasks=[*tasks, tasks[0]], actor=user, changes={"status": "done"}, operator=True)
+    events = new_events(project, seq)
+    assert [(event.seq, event.data["id"]) for event in events] == [(seq + 1 + i, t.pk) for i, t in enumerate(tasks)]
+    assert current_seq(project) == seq + 3
+
+
 def test_each_project_numbers_its_own_events(user, project):
     other = services.project_create(actor=user, name="Other")
     make_task(project=project)

@@ -58,16 +58,16 @@ def test_task_detail(client, project, tasks_of):
 
 def test_task_patch(client, project, tasks_of):
     _, queries = run(client, "patch", f"/api/tasks/{tasks_of[0].pk}/", {"title": "Renamed"})
-    # user; task with role; project counter lock; task lock; task update; next seq; event insert;
-    # whether the project has webhooks.
-    assert len(queries) == 8, queries
+    # user; task with role; the project's next seq (its counter's lock); task lock; task update;
+    # event insert; whether the project has webhooks.
+    assert len(queries) == 7, queries
 
 
 def test_task_create(client, project):
     _, queries = run(client, "post", "/api/tasks/", {"project": project.pk, "title": "New"})
-    # user; project among the caller's (validation); project with role; counter lock; last position;
-    # task insert; next seq; event insert; webhooks?
-    assert len(queries) == 9, queries
+    # user; project among the caller's (validation); project with role; next seq (the counter's
+    # lock); last position; task insert; event insert; webhooks?
+    assert len(queries) == 8, queries
 
 
 # --- Channel-layer sends ----------------------------------------------------------------------------
