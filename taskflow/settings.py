@@ -106,6 +106,8 @@ ASGI_APPLICATION = "taskflow.asgi.application"
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 _database = DATABASES["default"]
 if _database["ENGINE"] == "django.db.backends.mysql":
+    # Django's MySQL backend, with health checks that skip the ping on a busy connection.
+    _database["ENGINE"] = "taskflow.db.mysql"
     _database["OPTIONS"] = {
         "charset": "utf8mb4",
         # Strict mode turns silent truncation into errors; READ COMMITTED lets concurrent writers

@@ -40,7 +40,7 @@ def wait_until(predicate, *, timeout: float, what: str) -> None:
 def shared_database_url() -> str:
     """The URL of the database this test runs on, for server processes to share it."""
     db = connection.settings_dict
-    if db["ENGINE"] != "django.db.backends.mysql":
+    if db["ENGINE"] != "taskflow.db.mysql":
         raise RuntimeError("end-to-end tests share the test database with servers: they need MySQL")
     credentials = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
     return f"mysql://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 3306}/{db['NAME']}"

@@ -1,0 +1,1 @@
+"""TaskFlow's database backends: Django's own, with what TaskFlow needs of them changed."""
