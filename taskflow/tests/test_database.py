@@ -1,13 +1,14 @@
-"""The MySQL backend's health checks: a busy connection is trusted, a quiet one is pinged.
+"""The MySQL backend: transactions without autocommit switches; health checks that trust a busy connection.
 
 Django's test client leaves connections alone between requests, so the request boundaries a
 server goes through (`close_old_connections` when a request starts and ends) are called here.
 """
 
 import pytest
-from django.db import close_old_connections, connection, connections
+from django.db import close_old_connections, connection, connections, transaction
 
 from taskflow.db.mysql import base as backend
+from tasks.models import Project
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -64,3 +65,47 @@ def test_a_quiet_connection_the_server_dropped_is_replaced_before_the_request_us
     monkeypatch.setattr(backend, "HEALTHY_SECONDS", 0.0)
     assert request_statement() == 1
     assert connection.connection.thread_id() != old_id
+
+
+def session_counters() -> dict[str, int]:
+    """How many BEGIN, COMMIT, ROLLBACK and SET statements this session has sent so far."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SHOW SESSION STATUS WHERE Variable_name IN ('Com_begin', 'Com_commit', 'Com_rollback', 'Com_set_option')"
+        )
+        return {name.lower(): int(value) for name, value in cursor.fetchall()}
+
+
+def test_a_transaction_is_begin_then_commit_with_no_autocommit_switches(on_mysql, project):
+    before = session_counters()
+    with transaction.atomic():
+        Project.objects.filter(pk=project.pk).update(description="in a transaction")
+    after = session_counters()
+    sent = {name: after[name] - before[name] for name in after}
+    assert sent == {"com_begin": 1, "com_commit": 1, "com_rollback": 0, "com_set_option": 0}
+    assert Project.objects.get(pk=project.pk).description == "in a transaction"
+
+
+def test_a_transaction_that_fails_leaves_nothing_and_the_session_autocommitting(on_mysql, project):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        Project.objects.filter(pk=project.pk).update(description="rolled back")
+        with transaction.atomic():  # a savepoint inside
+            Project.objects.filter(pk=project.pk).update(name="also rolled back")
+        raise RuntimeError
+    project.refresh_from_db()
+    assert (project.name, project.description) != ("also rolled back", "rolled back")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT @@autocommit")
+        assert cursor.fetchone()[0] == 1
+
+
+def test_autocommit_turned_off_by_hand_still_holds_statements_until_commit(on_mysql, project):
+    transaction.set_autocommit(False)
+    try:
+        Project.objects.filter(pk=project.pk).update(description="held")
+        transaction.rollback()
+        Project.objects.filter(pk=project.pk).update(description="held again")  # a new transaction
+        transaction.rollback()
+    finally:
+        transaction.set_autocommit(True)
+    assert Project.objects.get(pk=project.pk).description != "held again"
