@@ -4,6 +4,7 @@ import threading
 import time
 from collections import OrderedDict
 
+from django.db import DEFAULT_DB_ALIAS
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework.exceptions import AuthenticationFailed
@@ -26,7 +27,21 @@ class JWTAuthentication(authentication.JWTAuthentication):
     exists and is active, and the token was issued since the last password change (its revoke
     claim). Only the signature check of a token already verified here is skipped: the same bytes
     carry the same signature; expiry and the user are checked on every request.
+
+    An API request gets the user its token claims, checked against the database before the view
+    does anything (`user_check`, from the IsAuthenticated permission), or by the view's own query
+    (`user_check_by_row`) where that query already joins the user: one statement fewer.
     """
+
+    def authenticate(self, request):
+        header = self.get_header(request)
+        if header is None:
+            return None
+        raw_token = self.get_raw_token(header)
+        if raw_token is None:
+            return None
+        validated_token = self.get_validated_token(raw_token)
+        return _claimed_user(validated_token), validated_token
 
     def get_validated_token(self, raw_token: bytes) -> Token:
         token, expires_at = _verified.get(raw_token, (None, 0))
@@ -37,20 +52,67 @@ class JWTAuthentication(authentication.JWTAuthentication):
         return token
 
     def get_user(self, validated_token: Token) -> User:
-        try:
-            user_id = int(validated_token[api_settings.USER_ID_CLAIM])
-        except (KeyError, TypeError, ValueError) as error:
-            raise InvalidToken(_("Token contained no recognizable user identification")) from error
-        user = user_by_id(user_id)
+        user = user_by_id(_claimed_user_id(validated_token))
         if user is None:
             raise AuthenticationFailed(_("User not found"), code="user_not_found")
         if api_settings.CHECK_USER_IS_ACTIVE and not user.is_active:
             raise AuthenticationFailed(_("User is inactive"), code="user_inactive")
-        if api_settings.CHECK_REVOKE_TOKEN and validated_token.get(
-            api_settings.REVOKE_TOKEN_CLAIM
-        ) != get_md5_hash_password(user.password):
-            raise AuthenticationFailed(_("The user's password has been changed."), code="password_changed")
+        _check_revoke_claim(validated_token, password=user.password)
         return user
+
+
+def _claimed_user_id(validated_token: Token) -> int:
+    try:
+        return int(validated_token[api_settings.USER_ID_CLAIM])
+    except (KeyError, TypeError, ValueError) as error:
+        raise InvalidToken(_("Token contained no recognizable user identification")) from error
+
+
+def _check_revoke_claim(validated_token: Token, *, password: str) -> None:
+    if api_settings.CHECK_REVOKE_TOKEN and validated_token.get(
+        api_settings.REVOKE_TOKEN_CLAIM
+    ) != get_md5_hash_password(password):
+        raise AuthenticationFailed(_("The user's password has been changed."), code="password_changed")
+
+
+# The attribute of a user taken from a token's claims that holds the token until the user is checked.
+_UNCHECKED = "unchecked_token"
+
+
+def _claimed_user(validated_token: Token) -> User:
+    """The user a token claims to be: its id only (the other fields load on use), not yet checked."""
+    user = User.from_db(DEFAULT_DB_ALIAS, ["id"], [_claimed_user_id(validated_token)])
+    setattr(user, _UNCHECKED, validated_token)
+    return user
+
+
+def user_check(user) -> None:
+    """Finish authenticating a user taken from a token: simplejwt's checks, one query.
+
+    Raises AuthenticationFailed (401); afterwards the user's fields are loaded. Anything else
+    (a user checked already, a session's user, the anonymous user) passes as it is.
+    """
+    token = user.__dict__.pop(_UNCHECKED, None)
+    if token is None:
+        return
+    checked = JWTAuthentication().get_user(token)
+    for field in User._meta.concrete_fields:
+        setattr(user, field.attname, getattr(checked, field.attname))
+
+
+def user_check_by_row(user, *, password: str) -> None:
+    """Finish authenticating a user taken from a token, from a row a view's query read for it.
+
+    For queries that join the user's row on its id and `is_active` (so the row exists only for an
+    active user) and read its `password`: what remains of simplejwt's checks is the revoke claim.
+    """
+    token = user.__dict__.pop(_UNCHECKED, None)
+    if token is not None:
+        _check_revoke_claim(token, password=password)
+
+
+def user_is_checked(user) -> bool:
+    return _UNCHECKED not in user.__dict__
 
 
 class JWTScheme(SimpleJWTScheme):

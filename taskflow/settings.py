@@ -222,7 +222,7 @@ REST_FRAMEWORK = {
         # For the browsable API's login link; CSRF-protected like any session.
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["taskflow.parsers.BoundedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",

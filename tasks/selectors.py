@@ -1,10 +1,12 @@
 """Reads of projects, members and tasks, always scoped to what the caller may see."""
 
+from django.db import connection
 from django.db.models import F, FilteredRelation, Q, QuerySet
 
+from accounts.authentication import user_check, user_check_by_row
 from accounts.models import User
 from taskflow.errors import NotFound
-from taskflow.sql import fetch_instance, fetch_value, sql
+from taskflow.sql import fetch_instance, sql
 from tasks.models import Membership, Project, Task
 
 
@@ -40,7 +42,8 @@ def member_get(*, project: Project, user_id: int) -> Membership:
 
 
 def task_list_for_user(*, user: User) -> QuerySet[Task]:
-    """Tasks of every project the user belongs to."""
+    """Tasks of every project the user belongs to (a user from a token is checked first)."""
+    user_check(user)
     return Task.objects.filter(project__memberships__user=user)
 
 
@@ -48,29 +51,49 @@ def task_get_for_user(*, user: User, task_id: int) -> Task:
     """One task the user can see, with `role` (the user's role in its project); else 404.
 
     Every task read and write starts here, so the query is written out: building the same join
-    through the ORM cost several times running it (bench/README.md).
+    through the ORM cost several times running it (bench/README.md). It joins the user's row too,
+    so that a user from a token needs no query of its own (accounts.authentication).
     """
-    statement = sql(_TASK_WITH_ROLE, task=Task, membership=Membership)
-    task = fetch_instance(Task, statement, [user.pk, task_id])
+    statement = sql(_TASK_WITH_ROLE, task=Task, membership=Membership, user=User)
+    task = fetch_instance(Task, statement, [user.pk, True, task_id])
     if task is None:
+        user_check(user)  # 401 for a user who may no longer sign in, 404 for anyone else
         raise NotFound()
+    user_check_by_row(user, password=task.__dict__.pop("user_password"))
     return task
 
 
 def project_event_seq_for_user(*, user: User, project_id: str | int | None) -> int | None:
-    """The latest event seq of a project the user belongs to; None for anything else."""
+    """The latest event seq of a project the user belongs to; None for anything else.
+
+    Like task_get_for_user, it checks a user from a token on the way (401 if they may not sign in).
+    """
     if project_id is None or not str(project_id).isdigit() or len(str(project_id)) > 18:
+        user_check(user)
         return None
-    statement = sql(_PROJECT_SEQ_FOR_MEMBER, project=Project, membership=Membership)
-    return fetch_value(statement, [int(project_id), user.pk])
+    statement = sql(_PROJECT_SEQ_FOR_MEMBER, project=Project, membership=Membership, user=User)
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [True, int(project_id), user.pk])
+        row = cursor.fetchone()
+    if row is None:
+        user_check(user)
+        return None
+    event_seq, password = row
+    user_check_by_row(user, password=password)
+    return event_seq
 
 
-# The hottest reads, written out (taskflow.sql).
+# The hottest reads, written out (taskflow.sql). Each joins the caller's row only while the caller
+# may sign in (is_active), and reads its password hash for the token's revoke claim.
 _TASK_WITH_ROLE = (
-    "SELECT t.*, m.role FROM {task} t INNER JOIN {membership} m ON m.project_id = t.project_id AND m.user_id = %s"
+    "SELECT t.*, m.role, u.password AS user_password FROM {task} t"
+    " INNER JOIN {membership} m ON m.project_id = t.project_id AND m.user_id = %s"
+    " INNER JOIN {user} u ON u.id = m.user_id AND u.is_active = %s"
     " WHERE t.id = %s"
 )
 _PROJECT_SEQ_FOR_MEMBER = (
-    "SELECT p.event_seq FROM {project} p INNER JOIN {membership} m ON m.project_id = p.id"
+    "SELECT p.event_seq, u.password FROM {project} p"
+    " INNER JOIN {membership} m ON m.project_id = p.id"
+    " INNER JOIN {user} u ON u.id = m.user_id AND u.is_active = %s"
     " WHERE p.id = %s AND m.user_id = %s"
 )

@@ -37,8 +37,8 @@ def test_repeated_list_is_served_without_listing_queries(client, project):
         again = client.get(list_path(project))
     assert again.json() == first.json()
     assert again["X-Event-Seq"] == first["X-Event-Seq"]
-    # The user (authentication) and the project's seq with the membership check; no task query.
-    assert len(queries) == 2, [query["sql"] for query in queries]
+    # The project's seq with the membership check and the caller's row (authentication); no task query.
+    assert len(queries) == 1, [query["sql"] for query in queries]
 
 
 def test_each_member_gets_their_own_assignee_me_page(client_for, project, add_member):

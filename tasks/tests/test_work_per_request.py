@@ -45,22 +45,22 @@ def test_task_list_of_a_project(client, project, tasks_of):
     path = f"/api/tasks/?project={project.pk}&page_size=50"
     _, first = run(client, "get", path)
     _, again = run(client, "get", path)
-    # user; project seq with membership; the page (then cached).
-    assert len(first) == 3, first
-    # user; project seq with membership; the page comes from the cache.
-    assert len(again) == 2, again
+    # project seq with membership and the caller's row (authentication); the page (then cached).
+    assert len(first) == 2, first
+    # project seq with membership and the caller's row; the page comes from the cache.
+    assert len(again) == 1, again
 
 
 def test_task_detail(client, project, tasks_of):
     _, queries = run(client, "get", f"/api/tasks/{tasks_of[0].pk}/")
-    assert len(queries) == 2, queries  # user; task with the caller's role
+    assert len(queries) == 1, queries  # task with the caller's role and row (authentication)
 
 
 def test_task_patch(client, project, tasks_of):
     _, queries = run(client, "patch", f"/api/tasks/{tasks_of[0].pk}/", {"title": "Renamed"})
-    # user; task with role; the project's next seq (its counter's lock); task lock; task update;
-    # event insert; whether the project has webhooks.
-    assert len(queries) == 7, queries
+    # task with role and the caller's row (authentication); the project's next seq (its counter's
+    # lock); task lock; task update; event insert; whether the project has webhooks.
+    assert len(queries) == 6, queries
 
 
 def test_task_create(client, project):
