@@ -7,6 +7,7 @@
 #
 # Env: SERVER (uvicorn), PORT (8010), TASKS (200), DATABASE (taskflow_bench), REUSE_DATABASE, OUT.
 OUT_NAME=memory
+SERVER="${SERVER:-uvicorn}"
 . "$(dirname "$0")/lib.sh"
 N="${1:-5000}"
 TASKS="${TASKS:-200}"
