@@ -130,8 +130,10 @@ elif _database["ENGINE"] == "django.db.backends.sqlite3":
 # few for WebSockets). Connections are checked before reuse.
 _database["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=300)
 _database["CONN_HEALTH_CHECKS"] = True
-# Threads per server process that run HTTP requests (Django's middleware and views).
-TASKFLOW_HTTP_THREADS = env.int("TASKFLOW_HTTP_THREADS", default=8)
+# Threads per server process that run HTTP requests (Django's middleware and views). Four overlap
+# the database round trips of a CPU-bound process; more only queue behind the GIL, unevenly: with
+# eight, p99 was twice the p99 with four at the same throughput (bench/README.md).
+TASKFLOW_HTTP_THREADS = env.int("TASKFLOW_HTTP_THREADS", default=4)
 # How long (seconds) a server process's thread may hold the GIL while another waits for it
 # (sys.setswitchinterval; Python's default is 0.005). A request thread needs the GIL back after
 # each database round trip; while the event loop pushes events to thousands of sockets, 5 ms a
