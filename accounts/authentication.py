@@ -95,7 +95,7 @@ def user_check(user) -> None:
     token = user.__dict__.pop(_UNCHECKED, None)
     if token is None:
         return
-    checked = JWTAuthentication().get_user(token)
+    checked = _authentication.get_user(token)
     for field in User._meta.concrete_fields:
         setattr(user, field.attname, getattr(checked, field.attname))
 
@@ -109,10 +109,6 @@ def user_check_by_row(user, *, password: str) -> None:
     token = user.__dict__.pop(_UNCHECKED, None)
     if token is not None:
         _check_revoke_claim(token, password=password)
-
-
-def user_is_checked(user) -> bool:
-    return _UNCHECKED not in user.__dict__
 
 
 class JWTScheme(SimpleJWTScheme):
@@ -145,3 +141,6 @@ class _VerifiedTokens:
 
 
 _verified = _VerifiedTokens(size=4096)
+
+
+_authentication = JWTAuthentication()

@@ -28,14 +28,8 @@ run_fanout() {  # NAME BASE PROJECT N
 }
 
 note "# fan-out: W=$WRITES at $RATE/s; server CPUs '${SERVER_CPUS:-float}', client CPUs '$CLIENT_CPUS'"
-if [ "$TASKFLOW" = 1 ]; then
-	start_taskflow "$TASKS"
-	for n in "${SUBSCRIBERS[@]}"; do run_fanout taskflow "http://127.0.0.1:$PORT" "$PROJECT" "$n"; done
-	stop_server
-fi
-if [ "$ANCHOR" = 1 ]; then
-	start_anchor "$TASKS"
-	for n in "${SUBSCRIBERS[@]}"; do run_fanout anchor http://127.0.0.1:8800 1 "$n"; done
-	stop_server
-fi
+run_all() {  # NAME BASE PROJECT: every subscriber count on one server
+	for n in "${SUBSCRIBERS[@]}"; do run_fanout "$1" "$2" "$3" "$n"; done
+}
+each_implementation run_all
 echo "results in $OUT"

@@ -82,3 +82,18 @@ start_anchor() {
 	wait_up "http://127.0.0.1:8800/api/tasks/"
 	note "# anchor: $PROCS uvicorn worker(s)"
 }
+
+# each_implementation FUNCTION: FUNCTION NAME BASE_URL PROJECT for TaskFlow, then for the anchor,
+# each started for it on a dataset of $TASKS tasks and stopped after (TASKFLOW=0 or ANCHOR=0 skips one).
+each_implementation() {
+	if [ "$TASKFLOW" = 1 ]; then
+		start_taskflow "$TASKS"
+		"$1" taskflow "http://127.0.0.1:$PORT" "$PROJECT"
+		stop_server
+	fi
+	if [ "$ANCHOR" = 1 ]; then
+		start_anchor "$TASKS"
+		"$1" anchor http://127.0.0.1:8800 1
+		stop_server
+	fi
+}

@@ -26,14 +26,5 @@ measure() {  # NAME BASE PROJECT
 	note "$(printf '%-9s %s' "$1" "$(grep '^RESULT' "$OUT/$1.txt" || echo "no result, see $OUT/$1.txt")")"
 }
 
-if [ "$TASKFLOW" = 1 ]; then
-	start_taskflow "$TASKS"
-	measure taskflow "http://127.0.0.1:$PORT" "$PROJECT"
-	stop_server
-fi
-if [ "$ANCHOR" = 1 ]; then
-	start_anchor "$TASKS"
-	measure anchor http://127.0.0.1:8800 1
-	stop_server
-fi
+each_implementation measure
 echo "results in $OUT"

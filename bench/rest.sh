@@ -21,16 +21,7 @@ run_rest() {  # NAME BASE PROJECT
 
 note "# REST: wrk c=${CONNS:-32}, ${DURATION:-10s} per scenario; server CPUs '${SERVER_CPUS:-float}', client CPUs '${CLIENT_CPUS:-float}'"
 note "# implementation scenario req/s p50_ms p99_ms errors"
-if [ "$TASKFLOW" = 1 ]; then
-	start_taskflow "$TASKS"
-	run_rest taskflow "http://127.0.0.1:$PORT" "$PROJECT"
-	stop_server
-fi
-if [ "$ANCHOR" = 1 ]; then
-	start_anchor "$TASKS"
-	run_rest anchor http://127.0.0.1:8800 1
-	stop_server
-fi
+each_implementation run_rest
 if [ "$TASKFLOW" = 1 ] && [ "$ANCHOR" = 1 ]; then
 	note "# taskflow / anchor req/s"
 	awk '$1 == "taskflow" { t[$2] = $3 } $1 == "anchor" { a[$2] = $3 }

@@ -19,11 +19,16 @@ def sql(template: str, **models: type[Model]) -> str:
     return template.format(for_update=for_update, **tables)
 
 
-def fetch_value(statement: str, params: list):
-    """The first column of the first row of `statement`, or None when there is no row."""
+def fetch_row(statement: str, params: list) -> tuple | None:
+    """The first row of `statement`, or None when there is none."""
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
-        row = cursor.fetchone()
+        return cursor.fetchone()
+
+
+def fetch_value(statement: str, params: list):
+    """The first column of the first row of `statement`, or None when there is no row."""
+    row = fetch_row(statement, params)
     return None if row is None else row[0]
 
 

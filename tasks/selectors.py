@@ -1,12 +1,11 @@
 """Reads of projects, members and tasks, always scoped to what the caller may see."""
 
-from django.db import connection
 from django.db.models import F, FilteredRelation, Q, QuerySet
 
 from accounts.authentication import user_check, user_check_by_row
 from accounts.models import User
 from taskflow.errors import NotFound
-from taskflow.sql import fetch_instance, sql
+from taskflow.sql import fetch_instance, fetch_row, sql
 from tasks.models import Membership, Project, Task
 
 
@@ -72,9 +71,7 @@ def project_event_seq_for_user(*, user: User, project_id: str | int | None) -> i
         user_check(user)
         return None
     statement = sql(_PROJECT_SEQ_FOR_MEMBER, project=Project, membership=Membership, user=User)
-    with connection.cursor() as cursor:
-        cursor.execute(statement, [True, int(project_id), user.pk])
-        row = cursor.fetchone()
+    row = fetch_row(statement, [True, int(project_id), user.pk])
     if row is None:
         user_check(user)
         return None
