@@ -103,7 +103,10 @@ ASGI_APPLICATION = "taskflow.asgi.application"
 
 # --- Database -------------------------------------------------------------------------------------
 
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# Unset or empty: the embedded SQLite file, as with REDIS_URL.
+DATABASES = {
+    "default": env.db_url_config(env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+}
 _database = DATABASES["default"]
 if _database["ENGINE"] == "django.db.backends.mysql":
     # Django's MySQL backend, with health checks that skip the ping on a busy connection.

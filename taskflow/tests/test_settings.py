@@ -57,3 +57,16 @@ def test_seed_demo_refuses_to_run_in_production():
     result = _manage("seed_demo", **_production_env())
     assert result.returncode != 0
     assert "does not run in production mode" in result.stderr
+
+
+def test_empty_service_urls_mean_the_embedded_defaults():
+    result = _manage("shell", "--no-imports", "-c", SHOW_SERVICES, DATABASE_URL="", REDIS_URL="")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["django.db.backends.sqlite3", str(ROOT / "db.sqlite3"), "locmem"]
+
+
+SHOW_SERVICES = """
+from django.conf import settings
+print(settings.DATABASES["default"]["ENGINE"], settings.DATABASES["default"]["NAME"])
+print("locmem" if "locmem" in settings.CACHES["default"]["BACKEND"] else settings.CACHES["default"]["BACKEND"])
+"""
