@@ -91,12 +91,13 @@ _reservation: ContextVar[_Reservation | None] = ContextVar("event_seq_reservatio
 def event_counter_held(project_id: int) -> Iterator[None]:
     """Hold the project's event counter for the rest of the transaction, from the block's start.
 
-    Writers take it before anything else: the rows they write take shared locks on the project
-    (foreign keys), and writers upgrading those to append their events would deadlock; taken
-    first, it makes them queue instead. Taking the next seq is the lock, so it is one statement:
-    the block's first event gets that seq, and a block that appends none hands it back before
-    the transaction commits (the row stays locked, so nobody saw it). Inside a transaction; a
-    block nested in another for the same project holds the lock already and takes nothing.
+    For writers that must take it before their first event (tasks.services._change_by has the
+    lock order): those that insert rows of the project, which take shared locks on the project
+    row (foreign keys), and would deadlock upgrading those to append their events. Taking the
+    next seq is the lock, so it is one statement: the block's first event gets that seq, and a
+    block that appends none hands it back before the transaction commits (the row stays locked,
+    so nobody saw it). Inside a transaction; a block nested in another for the same project holds
+    the lock already and takes nothing. Without it, each event takes its seq when it is appended.
     """
     outer = _reservation.get()
     if outer is not None and outer.project_id == project_id:

@@ -13,13 +13,13 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
 from notifications.services import reminder_sync
 from realtime.context import acting_as
-from realtime.events import event_counter_held
+from realtime.events import event_counter_held, event_counter_lock
 from taskflow.errors import AccessDenied, InvalidInput, VersionMismatch
 from taskflow.sql import fetch_instance, sql
 from tasks.models import (
@@ -39,11 +39,16 @@ REMINDER_FIELDS = frozenset({"assignee_id", "due_at", "status"})
 
 
 @contextmanager
-def _change_by(actor: User | None, *, project_id: int | None) -> Iterator[None]:
+def _change_by(actor: User | None, *, project_id: int | None = None) -> Iterator[None]:
     """One transaction whose events are attributed to `actor`.
 
-    With `project_id`, the project's event counter is held from the start (the lock order that
-    keeps concurrent writers from deadlocking: realtime.events.event_counter_held).
+    Writers take their locks in one order, so that concurrent ones queue instead of deadlocking:
+    the task rows they change, then the project's event counter (realtime.events), then the rest.
+    Without `project_id` the first event takes the counter, which is then held until the commit:
+    the shortest hold, for writers that lock only task rows before it. With `project_id` the
+    counter is taken at once: for writers that insert rows of the project (each insert takes a
+    shared lock on the project row, and two inserters upgrading theirs would deadlock) or lock
+    other rows of it (members).
     """
     with transaction.atomic(), acting_as(actor):
         if project_id is None:
@@ -51,6 +56,11 @@ def _change_by(actor: User | None, *, project_id: int | None) -> Iterator[None]:
         else:
             with event_counter_held(project_id):
                 yield
+
+
+def _tasks_lock(tasks: QuerySet[Task]) -> list[Task]:
+    """Lock these tasks' rows in one statement, in id order; for writers that change several."""
+    return list(tasks.select_for_update().order_by("pk"))
 
 
 def _require_role(obj: Project | Task | Membership, allowed: Iterable[str], *, operator: bool, action: str) -> None:
@@ -66,7 +76,7 @@ def _require_role(obj: Project | Task | Membership, allowed: Iterable[str], *, o
 def project_create(*, actor: User, name: str, description: str = "", owner: User | None = None) -> Project:
     """Create a project owned by `owner` (the actor by default), its first member (`member.added`)."""
     owner = owner or actor
-    with _change_by(actor, project_id=None):
+    with _change_by(actor):
         project = Project.objects.create(name=name, description=description, owner=owner)
         Membership.objects.create(project=project, user=owner, role=Role.OWNER)
     return project
@@ -88,7 +98,10 @@ def project_update(*, project: Project, actor: User, data: dict, operator: bool 
 def project_delete(*, project: Project, actor: User, operator: bool = False) -> None:
     """Delete a project with its members, tasks and event log; the owner only."""
     _require_role(project, {Role.OWNER}, operator=operator, action="delete the project")
-    with _change_by(actor, project_id=None):
+    with _change_by(actor):
+        # The lock order, before the cascade deletes the tasks (and with them, the event log).
+        _tasks_lock(Task.objects.filter(project=project))
+        event_counter_lock(project.pk)
         project.delete()
 
 
@@ -150,11 +163,13 @@ def member_remove(*, project: Project, actor: User, membership: Membership, oper
         raise InvalidInput("The owner cannot be removed; delete the project or keep it.")
     if membership.user_id != actor.pk:
         _require_member_manager(project, {membership.role}, operator=operator)
-    with _change_by(actor, project_id=project.pk):
-        # One save per task, so each unassignment is recorded as an event.
-        for task in Task.objects.select_for_update().filter(project=project, assignee_id=membership.user_id):
-            _task_apply(task=task, changes={"assignee": None})
-        membership.delete()
+    with _change_by(actor):
+        assigned = _tasks_lock(Task.objects.filter(project=project, assignee_id=membership.user_id))
+        with event_counter_held(project.pk):
+            # One save per task, so each unassignment is recorded as an event.
+            for task in assigned:
+                _task_apply(task=task, changes={"assignee": None})
+            membership.delete()
 
 
 # --- Tasks ----------------------------------------------------------------------------------------
@@ -204,7 +219,7 @@ def task_update(
     Raises VersionMismatch carrying the current task when the version moved on.
     """
     _require_role(task, TASK_WRITERS, operator=operator, action="edit tasks")
-    with _change_by(actor, project_id=task.project_id):
+    with _change_by(actor):
         current = _task_lock(task, expected_version=expected_version)
         changes = {name: data[name] for name in TASK_EDITABLE_FIELDS if name in data}
         if "assignee" in changes:
@@ -216,7 +231,7 @@ def task_update(
 def task_delete(*, task: Task, actor: User, expected_version: int | None = None, operator: bool = False) -> None:
     """Delete a task, with the same version check as `task_update`."""
     _require_role(task, TASK_WRITERS, operator=operator, action="delete tasks")
-    with _change_by(actor, project_id=task.project_id):
+    with _change_by(actor):
         current = _task_lock(task, expected_version=expected_version)
         current.delete()
 
@@ -224,7 +239,9 @@ def task_delete(*, task: Task, actor: User, expected_version: int | None = None,
 def task_bulk_update(*, tasks: Iterable[Task], actor: User, changes: dict, operator: bool = False) -> int:
     """Apply the same change to several tasks (admin actions); returns how many changed."""
     changed = 0
-    with _change_by(actor, project_id=None):
+    with _change_by(actor):
+        tasks = list(tasks)
+        _tasks_lock(Task.objects.filter(pk__in=[task.pk for task in tasks]))
         for task in tasks:
             changed += task_update(task=task, actor=actor, data=changes, operator=operator).version != task.version
     return changed
@@ -276,10 +293,12 @@ def user_delete(*, user: User, actor: User) -> None:
     change those rows silently. A user who owns projects cannot be deleted (Project.owner is
     protected): transfer or delete those projects first.
     """
-    with _change_by(actor, project_id=None):
-        for membership in Membership.objects.filter(user=user).exclude(role=Role.OWNER).select_related("project"):
+    with _change_by(actor):
+        _tasks_lock(Task.objects.filter(Q(created_by=user) | Q(assignee=user)))
+        memberships = Membership.objects.filter(user=user).exclude(role=Role.OWNER).select_related("project")
+        for membership in memberships.order_by("project_id"):
             member_remove(project=membership.project, actor=actor, membership=membership, operator=True)
-        for task in Task.objects.select_for_update().filter(created_by=user):
+        for task in Task.objects.filter(created_by=user).order_by("project_id", "pk"):
             task.created_by = None
             task.version += 1
             task.save(update_fields=["created_by", "version", "updated_at"])
