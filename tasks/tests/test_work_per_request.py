@@ -11,6 +11,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.db import connection
+from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 
 from realtime.events import project_group
@@ -26,7 +27,8 @@ def statements(queries) -> list[str]:
 
 
 def run(client, method: str, path: str, body: dict | None = None, **headers) -> tuple[int, list[str]]:
-    with CaptureQueriesContext(connection) as queries:
+    """The request's statements, with those it runs after its commit (the test's transaction never commits)."""
+    with CaptureQueriesContext(connection) as queries, TestCase.captureOnCommitCallbacks(execute=True):
         response = (
             getattr(client, method)(path, body, format="json", **headers)
             if body
@@ -58,15 +60,16 @@ def test_task_detail(client, project, tasks_of):
 
 def test_task_patch(client, project, tasks_of):
     _, queries = run(client, "patch", f"/api/tasks/{tasks_of[0].pk}/", {"title": "Renamed"})
-    # task with role and the caller's row (authentication); the project's next seq (its counter's
-    # lock); task lock; task update; event insert; whether the project has webhooks.
+    # task with role and the caller's row (authentication); task lock; task update; the project's
+    # next seq (its counter's lock, held from here to the commit); event insert; after the commit,
+    # whether the project has webhooks.
     assert len(queries) == 6, queries
 
 
 def test_task_create(client, project):
     _, queries = run(client, "post", "/api/tasks/", {"project": project.pk, "title": "New"})
     # user; project among the caller's (validation); project with role; next seq (the counter's
-    # lock); last position; task insert; event insert; webhooks?
+    # lock); last position; task insert; event insert; after the commit, webhooks?
     assert len(queries) == 8, queries
 
 

@@ -15,6 +15,7 @@ from django.utils.module_loading import import_string
 from django_tasks_db.models import DBTaskResult
 
 from operations.periodic import PERIODIC_JOBS
+from operations.testing import commit_callbacks_run
 from realtime.models import Event
 from tasks import services as task_services
 from tasks.models import Role
@@ -179,6 +180,7 @@ def test_a_project_without_active_endpoints_queues_no_dispatch(project, make_end
 
 def test_the_sweep_catches_up_an_endpoint_whose_dispatch_was_lost(project, endpoint, receiver, run_jobs):
     make_task(project=project, title="Lost trigger")
+    commit_callbacks_run()  # the trigger enqueues the dispatch, which is lost
     DBTaskResult.objects.filter(task_path=jobs.webhooks_dispatch.module_path).delete()
     run_jobs()
     assert receiver.requests == []
