@@ -13,8 +13,16 @@ from django.db.models import Model
 
 
 def sql(template: str, **models: type[Model]) -> str:
-    """`template` with `{name}` replaced by each model's quoted table and `{for_update}` filled in."""
-    tables = {name: connection.ops.quote_name(model._meta.db_table) for name, model in models.items()}
+    """`template` with `{name}` replaced by each model's quoted table and `{for_update}` filled in.
+
+    Worked out once per template, models and database, not once per call.
+    """
+    return _sql(template, tuple(models.items()), connection.vendor)
+
+
+@lru_cache(maxsize=256)
+def _sql(template: str, models: tuple[tuple[str, type[Model]], ...], vendor: str) -> str:
+    tables = {name: connection.ops.quote_name(model._meta.db_table) for name, model in models}
     for_update = " FOR UPDATE" if connection.features.has_select_for_update else ""
     return template.format(for_update=for_update, **tables)
 
