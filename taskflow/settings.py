@@ -73,11 +73,12 @@ MIDDLEWARE = [
     # Serves the collected static files (admin, API docs) from the app's own processes, so a
     # deployment needs no separate file server; right after SecurityMiddleware, as WhiteNoise asks.
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's own; the taskflow ones stand aside for API requests with a bearer token.
+    "taskflow.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "taskflow.middleware.AuthenticationMiddleware",
+    "taskflow.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
