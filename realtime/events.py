@@ -12,11 +12,12 @@ from functools import partial
 
 from channels.layers import get_channel_layer
 from django.db import connection, transaction
+from django.dispatch import Signal
 from rest_framework.fields import DateTimeField
 
 from realtime.context import acting_user_id
 from realtime.models import Event, EventType
-from taskflow.sql import fetch_value, sql
+from taskflow.sql import fetch_value, insert_instance, sql
 from tasks.models import Project
 
 logger = logging.getLogger(__name__)
@@ -114,18 +115,28 @@ def event_counter_held(project_id: int) -> Iterator[None]:
             cursor.execute(sql(_GIVE_BACK_SEQ, project=Project), [project_id])
 
 
+# Sent with each event appended (`event`), in the writer's transaction, once its row is written.
+event_recorded = Signal()
+
+
 def event_append(*, project_id: int, event_type: EventType, data: dict) -> Event:
-    """Record a change of `project_id` in the writer's transaction and publish it after commit."""
+    """Record a change of `project_id` in the writer's transaction and publish it after commit.
+
+    The row is written by hand (taskflow.sql.insert_instance: every write appends one), so
+    Event's own save signals are not sent; `event_recorded` is.
+    """
     reservation = _reservation.get()
     seq = reservation.take(project_id) if reservation is not None else None
     with transaction.atomic(savepoint=False):
-        event = Event.objects.create(
+        event = Event(
             project_id=project_id,
             seq=event_seq_next(project_id) if seq is None else seq,
             type=event_type,
             actor_id=acting_user_id(),
             data=data,
         )
+        insert_instance(event)
+        event_recorded.send(sender=Event, event=event)
         transaction.on_commit(partial(event_publish, message=event_message(event)), robust=True)
     return event
 

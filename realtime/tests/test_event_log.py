@@ -9,7 +9,9 @@ from channels.layers import channel_layers, get_channel_layer
 from django.db import transaction
 
 from accounts.tests.factories import UserFactory
-from realtime.models import Event
+from realtime.context import acting_as
+from realtime.events import event_append
+from realtime.models import Event, EventType
 from tasks import services
 from tasks.models import Project
 from tasks.tests.factories import make_task
@@ -423,3 +425,21 @@ def test_change_is_committed_and_logged_when_the_channel_layer_is_unreachable(
         channel_layers.backends.clear()
     assert response.status_code == 201
     assert project.events.filter(type="task.created", data__id=response.json()["id"]).exists()
+
+
+def test_an_event_row_reads_back_as_it_was_appended(user, project):
+    data = {"title": "Zoë's “quoted” task ✓", "labels": ["a", "b"], "nested": {"n": 1, "none": None}}
+    with transaction.atomic(), acting_as(user):
+        appended = event_append(project_id=project.pk, event_type=EventType.TASK_UPDATED, data=data)
+
+    stored = Event.objects.get(pk=appended.pk)
+    assert (stored.project_id, stored.seq, stored.type, stored.actor_id, stored.data) == (
+        project.pk,
+        appended.seq,
+        "task.updated",
+        user.pk,
+        data,
+    )
+    assert stored.created_at == appended.created_at
+    assert stored.created_at.tzinfo is not None
+    assert Event.objects.filter(project=project).latest("seq").pk == appended.pk
