@@ -19,12 +19,17 @@ def _cascaded_from_project(origin) -> bool:
     return isinstance(origin, Project) or (isinstance(origin, QuerySet) and origin.model is Project)
 
 
+def task_recorded(task: Task, *, created: bool) -> None:
+    """Append `task.created` or `task.updated` with the task as it is now. The receiver of Task
+    saves calls it, and so do writers that update a task's row without save()."""
+    event_type = EventType.TASK_CREATED if created else EventType.TASK_UPDATED
+    event_append(project_id=task.project_id, event_type=event_type, data=TaskSerializer(task).data)
+
+
 @receiver(post_save, sender=Task, dispatch_uid="realtime.task_saved")
 def task_saved(sender, instance: Task, created: bool, raw: bool = False, **kwargs) -> None:
-    if raw:
-        return
-    event_type = EventType.TASK_CREATED if created else EventType.TASK_UPDATED
-    event_append(project_id=instance.project_id, event_type=event_type, data=TaskSerializer(instance).data)
+    if not raw:
+        task_recorded(instance, created=created)
 
 
 @receiver(post_delete, sender=Task, dispatch_uid="realtime.task_deleted")

@@ -6,6 +6,7 @@ and row locks are asked for only where the database has them (SQLite locks the w
 a write transaction instead).
 """
 
+from collections.abc import Iterable
 from functools import lru_cache
 
 from django.db import connection
@@ -120,3 +121,25 @@ def _inserter(model: type[Model], _vendor: str) -> tuple[str, list, bool]:
     if returning:
         statement += f" RETURNING {quote(meta.pk.column)}"
     return statement, fields, returning
+
+
+def update_instance(instance: Model, fields: Iterable[str]) -> None:
+    """UPDATE these fields (names) of `instance`'s row, by its primary key.
+
+    What `instance.save(update_fields=fields)` does, without its signals and query building: for
+    rows that writes change one at a time, whose writers then record the change themselves. Values
+    are prepared as the ORM prepares them (auto_now, JSON, time zones).
+    """
+    statement, model_fields = _updater(type(instance), tuple(fields), connection.vendor)
+    values = [field.get_db_prep_save(field.pre_save(instance, False), connection) for field in model_fields]
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [*values, instance.pk])
+
+
+@lru_cache(maxsize=128)
+def _updater(model: type[Model], names: tuple[str, ...], _vendor: str) -> tuple[str, list]:
+    meta = model._meta
+    fields = [meta.get_field(name) for name in names]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    return f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s", fields

@@ -20,8 +20,9 @@ from accounts.models import User
 from notifications.services import reminder_sync
 from realtime.context import acting_as
 from realtime.events import event_counter_held, event_counter_lock
+from realtime.signals import task_recorded
 from taskflow.errors import AccessDenied, InvalidInput, VersionMismatch
-from taskflow.sql import fetch_instance, sql
+from taskflow.sql import fetch_instance, sql, update_instance
 from tasks.models import (
     PROJECT_EDITORS,
     TASK_WRITERS,
@@ -271,7 +272,10 @@ def _task_apply(*, task: Task, changes: dict) -> None:
         task.completed_at = timezone.now() if task.status == Status.DONE else None
         fields.append("completed_at")
     task.version += 1
-    task.save(update_fields=[*fields, "version", "updated_at"])
+    # The row is locked (_task_lock), so it is written out by hand (taskflow.sql) and the change
+    # recorded here, as the receiver of Task saves would.
+    update_instance(task, [*fields, "version", "updated_at"])
+    task_recorded(task, created=False)
     if "labels" in fields:
         _label_index_replace(task, created=False)
     if REMINDER_FIELDS.intersection(fields):

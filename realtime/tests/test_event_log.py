@@ -69,6 +69,28 @@ def test_patching_a_task_records_task_updated_equal_to_a_fresh_read(client, user
     assert event.data == client.get(f"/api/tasks/{task.pk}/").json()
 
 
+def test_patching_every_field_stores_what_the_response_and_the_event_show(client, user, project):
+    task = make_task(project=project, labels=["old"])
+    seq = current_seq(project)
+    response = client.patch(
+        f"/api/tasks/{task.pk}/",
+        {
+            "title": "Every field",
+            "description": "Zoë's ✓",
+            "status": "in_progress",
+            "priority": "urgent",
+            "assignee": user.pk,
+            "due_at": "2030-01-01T02:00:00+02:00",
+            "labels": ["b", "a"],
+            "position": 2.5,
+        },
+        format="json",
+    )
+    fresh = client.get(f"/api/tasks/{task.pk}/").json()
+    assert response.json() == fresh == only_event(project, seq).data
+    assert (fresh["due_at"], fresh["labels"], fresh["version"]) == ("2030-01-01T00:00:00Z", ["b", "a"], 2)
+
+
 def test_putting_a_task_records_task_updated_equal_to_a_fresh_read(client, project):
     task = make_task(project=project)
     seq = current_seq(project)
