@@ -4,6 +4,9 @@ Django's test client leaves connections alone between requests, so the request b
 server goes through (`close_old_connections` when a request starts and ends) are called here.
 """
 
+from datetime import datetime
+
+import MySQLdb
 import pytest
 from django.db import close_old_connections, connection, connections, transaction
 
@@ -109,3 +112,33 @@ def test_autocommit_turned_off_by_hand_still_holds_statements_until_commit(on_my
     finally:
         transaction.set_autocommit(True)
     assert Project.objects.get(pk=project.pk).description != "held again"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-28 06:09:11.123456", datetime(2026, 11, 28, 6, 9, 11, 123456)),
+        ("2026-11-28 06:09:11.5", datetime(2026, 11, 28, 6, 9, 11, 500000)),
+        ("2026-11-28 06:09:11", datetime(2026, 11, 28, 6, 9, 11)),
+        ("0000-00-00 00:00:00", None),  # MySQL's zero date, which MySQLdb gives as None too
+    ],
+)
+def test_datetime_text_converts_as_mysqldb_converts_it(text, expected):
+    assert backend.datetime_or_none(text) == expected
+    assert MySQLdb.times.DateTime_or_None(text) == expected
+
+
+def test_datetimes_read_back_exactly_as_written(on_mysql):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT CAST(%s AS DATETIME(6)), CAST(%s AS DATETIME), CAST(NULL AS DATETIME), TIMESTAMP(%s)",
+            ["2026-11-28 06:09:11.000042", "2026-11-28 06:09:11", "1999-12-31 23:59:59.999999"],
+        )
+        row = cursor.fetchone()
+    assert row == (
+        datetime(2026, 11, 28, 6, 9, 11, 42),
+        datetime(2026, 11, 28, 6, 9, 11),
+        None,
+        datetime(1999, 12, 31, 23, 59, 59, 999999),
+    )
+    assert connection.connection.converter[MySQLdb.constants.FIELD_TYPE.DATETIME] is backend.datetime_or_none

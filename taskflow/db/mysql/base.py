@@ -11,14 +11,31 @@ request: a round trip per request, an eighth of a task read on this hardware (be
 Here a connection whose statements went through in the last HEALTHY_SECONDS is trusted without a
 ping; a quieter one is pinged as before. A database restarted within that second can fail one
 request per kept connection (the connection is then dropped, and the next request reconnects).
+
+Datetimes: MySQLdb turns each DATETIME value into a datetime in Python code (about 1 us each;
+a page of 50 tasks has 150); here the standard library's C parser does it (about 0.05 us).
 """
 
 import time
+from datetime import datetime
 
 from django.db.backends.mysql import base
+from MySQLdb.constants import FIELD_TYPE
 
 # A connection that answered this recently is taken as alive without a ping.
 HEALTHY_SECONDS = 1.0
+
+
+def datetime_or_none(text: str) -> datetime | None:
+    """A DATETIME or TIMESTAMP value as a naive datetime; None for what is not one (MySQL's zero
+    date), as MySQLdb's own converter answers."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+CONVERSIONS = {**base.django_conversions, FIELD_TYPE.DATETIME: datetime_or_none, FIELD_TYPE.TIMESTAMP: datetime_or_none}
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
@@ -51,6 +68,12 @@ class DatabaseWrapper(base.DatabaseWrapper):
         super().close_if_unusable_or_obsolete()
         if self.connection is not None and time.monotonic() - self.answered_at < HEALTHY_SECONDS:
             self.health_check_done = True
+
+    def get_connection_params(self) -> dict:
+        params = super().get_connection_params()
+        if params["conv"] is base.django_conversions:  # not one given in OPTIONS
+            params["conv"] = CONVERSIONS
+        return params
 
     def get_new_connection(self, conn_params):
         # A new session starts in the server's default mode, which Django then sets explicitly.
