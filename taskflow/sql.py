@@ -123,23 +123,31 @@ def _inserter(model: type[Model], _vendor: str) -> tuple[str, list, bool]:
     return statement, fields, returning
 
 
-def update_instance(instance: Model, fields: Iterable[str]) -> None:
-    """UPDATE these fields (names) of `instance`'s row, by its primary key.
+def update_instance(instance: Model, fields: Iterable[str], **expected) -> bool:
+    """UPDATE these fields (names) of `instance`'s row, by its primary key and, with `expected`,
+    only while the row still holds those values (`version=3`); returns whether it did.
 
     What `instance.save(update_fields=fields)` does, without its signals and query building: for
     rows that writes change one at a time, whose writers then record the change themselves. Values
     are prepared as the ORM prepares them (auto_now, JSON, time zones).
     """
-    statement, model_fields = _updater(type(instance), tuple(fields), connection.vendor)
+    statement, model_fields, expected_fields = _updater(
+        type(instance), tuple(fields), tuple(expected), connection.vendor
+    )
     values = [field.get_db_prep_save(field.pre_save(instance, False), connection) for field in model_fields]
+    conditions = [field.get_db_prep_value(expected[field.name], connection) for field in expected_fields]
     with connection.cursor() as cursor:
-        cursor.execute(statement, [*values, instance.pk])
+        cursor.execute(statement, [*values, instance.pk, *conditions])
+        return cursor.rowcount == 1
 
 
 @lru_cache(maxsize=128)
-def _updater(model: type[Model], names: tuple[str, ...], _vendor: str) -> tuple[str, list]:
+def _updater(model: type[Model], names: tuple[str, ...], expected: tuple[str, ...], _vendor: str):
     meta = model._meta
     fields = [meta.get_field(name) for name in names]
+    expected_fields = [meta.get_field(name) for name in expected]
     quote = connection.ops.quote_name
     assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
-    return f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s", fields
+    conditions = "".join(f" AND {quote(field.column)} = %s" for field in expected_fields)
+    statement = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s{conditions}"
+    return statement, fields, expected_fields

@@ -180,7 +180,9 @@ class TaskAdmin(admin.ModelAdmin):
         if "assignee" in data:
             data["assignee"] = data["assignee"].pk if data["assignee"] else None
         if change:
-            saved = services.task_update(task=obj, actor=request.user, data=data, operator=True)
+            # The form has already changed `obj` in memory: the service compares with the row.
+            stored = Task.objects.get(pk=obj.pk)
+            saved = services.task_update(task=stored, actor=request.user, data=data, operator=True)
         else:
             data.setdefault("title", obj.title)
             saved = services.task_create(project=obj.project, actor=request.user, data=data, operator=True)

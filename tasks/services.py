@@ -217,15 +217,22 @@ def task_update(
 ) -> Task:
     """Change a task; with `expected_version` (from If-Match) only if nobody changed it meanwhile.
 
-    Raises VersionMismatch carrying the current task when the version moved on.
+    `task` is the task as read (`data` is compared with its fields). Raises VersionMismatch
+    carrying the current task when the version moved on. Returns the task as changed: `task`
+    itself (changed in place) when nobody changed it since it was read, which the update checks by
+    the version in the same statement; otherwise the row as it is now, with the change applied.
     """
     _require_role(task, TASK_WRITERS, operator=operator, action="edit tasks")
+    changes = {name: data[name] for name in TASK_EDITABLE_FIELDS if name in data}
     with _change_by(actor):
-        current = _task_lock(task, expected_version=expected_version)
-        changes = {name: data[name] for name in TASK_EDITABLE_FIELDS if name in data}
         if "assignee" in changes:
-            _validate_assignee(current.project_id, changes["assignee"])
-        _task_apply(task=current, changes=changes)
+            _validate_assignee(task.project_id, changes["assignee"])
+        current = task
+        if expected_version is not None and expected_version != task.version:
+            current = _task_lock(task, expected_version=expected_version)  # 412 unless it was since
+        if not _task_apply(task=current, changes=changes, if_unchanged=True):
+            current = _task_lock(task, expected_version=expected_version)
+            _task_apply(task=current, changes=changes)
     return current
 
 
@@ -244,7 +251,8 @@ def task_bulk_update(*, tasks: Iterable[Task], actor: User, changes: dict, opera
         tasks = list(tasks)
         _tasks_lock(Task.objects.filter(pk__in=[task.pk for task in tasks]))
         for task in tasks:
-            changed += task_update(task=task, actor=actor, data=changes, operator=operator).version != task.version
+            version = task.version
+            changed += task_update(task=task, actor=actor, data=changes, operator=operator).version != version
     return changed
 
 
@@ -258,8 +266,13 @@ def _task_lock(task: Task, *, expected_version: int | None) -> Task:
     return current
 
 
-def _task_apply(*, task: Task, changes: dict) -> None:
-    """Write the fields that really change, bump the version and keep `completed_at` true."""
+def _task_apply(*, task: Task, changes: dict, if_unchanged: bool = False) -> bool:
+    """Write the fields that really change, bump the version and keep `completed_at` true.
+
+    With `if_unchanged`, the row is written only if its version is still the instance's (the
+    UPDATE locks it): False when it is not, and the instance is then stale. Without, the caller
+    holds the row's lock (_task_lock).
+    """
     fields = []
     for name, value in changes.items():
         attribute = "assignee_id" if name == "assignee" else name
@@ -267,19 +280,22 @@ def _task_apply(*, task: Task, changes: dict) -> None:
             setattr(task, attribute, value)
             fields.append(attribute)
     if not fields:
-        return
+        return True
     if "status" in fields:
         task.completed_at = timezone.now() if task.status == Status.DONE else None
         fields.append("completed_at")
     task.version += 1
-    # The row is locked (_task_lock), so it is written out by hand (taskflow.sql) and the change
-    # recorded here, as the receiver of Task saves would.
-    update_instance(task, [*fields, "version", "updated_at"])
+    # One row by its key: written out by hand (taskflow.sql), and the change recorded here, as the
+    # receiver of Task saves would.
+    expected = {"version": task.version - 1} if if_unchanged else {}
+    if not update_instance(task, [*fields, "version", "updated_at"], **expected):
+        return False
     task_recorded(task, created=False)
     if "labels" in fields:
         _label_index_replace(task, created=False)
     if REMINDER_FIELDS.intersection(fields):
         reminder_sync(task=task)
+    return True
 
 
 # Every task write locks its row, so the statement is written out (taskflow.sql).

@@ -5,6 +5,7 @@ from datetime import datetime
 import pytest
 
 from accounts.tests.factories import UserFactory
+from taskflow.errors import VersionMismatch
 from tasks import services
 from tasks.models import Priority, Task, TaskLabel
 from tasks.tests.factories import make_task
@@ -824,3 +825,35 @@ def test_delete_foreign_task_is_404(client_for, task):
 
     assert response.status_code == 404
     assert Task.objects.filter(pk=task.pk).exists()
+
+
+def test_a_change_made_after_the_read_is_kept_and_the_update_applies_on_top(project):
+    owner = project.owner
+    read = Task.objects.get(pk=make_task(project=project, title="Read", priority=Priority.LOW).pk)
+    services.task_update(
+        task=Task.objects.get(pk=read.pk), actor=owner, data={"priority": Priority.URGENT}, operator=True
+    )
+
+    updated = services.task_update(task=read, actor=owner, data={"title": "Renamed"}, operator=True)
+
+    stored = Task.objects.get(pk=read.pk)
+    assert (stored.title, stored.priority, stored.version) == ("Renamed", Priority.URGENT, 3)
+    assert (updated.title, updated.priority, updated.version) == ("Renamed", Priority.URGENT, 3)
+    event = project.events.order_by("-seq").first()
+    assert (event.data["title"], event.data["priority"], event.data["version"]) == ("Renamed", "urgent", 3)
+
+
+def test_an_if_match_of_the_read_version_fails_when_the_row_changed_since(project):
+    owner = project.owner
+    read = Task.objects.get(pk=make_task(project=project, title="Read").pk)
+    services.task_update(task=Task.objects.get(pk=read.pk), actor=owner, data={"title": "Theirs"}, operator=True)
+    events = project.events.count()
+
+    with pytest.raises(VersionMismatch) as refused:
+        services.task_update(
+            task=read, actor=owner, data={"title": "Mine"}, expected_version=read.version, operator=True
+        )
+
+    assert refused.value.current.title == "Theirs"
+    assert Task.objects.get(pk=read.pk).title == "Theirs"
+    assert project.events.count() == events
