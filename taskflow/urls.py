@@ -31,6 +31,9 @@ def api_not_found(request, unmatched=""):
 
 
 urlpatterns = [
+    # The hottest routes first (Django tries the patterns in order): the router's are anchored and
+    # match no path the others match.
+    path("api/", include(router.urls)),
     path("api/auth/", include("accounts.urls")),
     re_path(rf"^api/projects/(?P<project_pk>{ID_PATTERN})/members/$", members, name="project-members"),
     re_path(
@@ -42,7 +45,6 @@ urlpatterns = [
         rf"^api/projects/(?P<project_pk>{ID_PATTERN})/events/$", ProjectEventsView.as_view(), name="project-events"
     ),
     path("api/", include("webhooks.urls")),
-    path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path(
