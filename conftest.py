@@ -35,7 +35,9 @@ def _cache_of_this_test(settings):
     """Keys of this test's own in the cache: ids and seqs repeat between tests (and between the
     parallel workers sharing one Redis), so cached task pages must not meet across them."""
     caches = copy.deepcopy(settings.CACHES)
-    caches["default"]["KEY_PREFIX"] = f"test-{uuid.uuid4().hex}"
+    prefix = f"test-{uuid.uuid4().hex}"
+    for alias in caches.values():
+        alias["KEY_PREFIX"] = prefix
     settings.CACHES = caches
 
 

@@ -165,6 +165,12 @@ if REDIS_URL:
             },
         }
     }
+    # Each process's own copy of the task pages it served last, in front of Redis (tasks.page_cache).
+    CACHES["task-pages"] = {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "task-pages",
+        "OPTIONS": {"MAX_ENTRIES": 500},
+    }
     DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
     DJANGO_REDIS_LOGGER = "taskflow.cache"
     # Pub/sub (the default): a group send is one PUBLISH, which each process's hub receives once.

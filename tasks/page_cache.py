@@ -5,14 +5,16 @@ computed at seq S stays true while the seq is S: the key carries the seq, nothin
 invalidated, and keys of past seqs simply expire. A page is the same for every member of the
 project (access is checked before the cache is read), except with `assignee=me`, whose key also
 names the caller. The results are kept as rendered JSON and spliced into each response. Pages live
-in the configured cache (Redis, shared by every server process, or
-local memory); a cache that is down only costs the queries it would have saved.
+in the configured cache (Redis, shared by every server process, or local memory); a cache that is
+down only costs the queries it would have saved. With Redis, each process also keeps the pages it
+served last in its own memory (the `task-pages` cache): a page never changes under its key, so
+that copy is as true as the shared one, and serving it costs no round trip.
 """
 
 import hashlib
 import json
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.http import QueryDict
 
 # Long enough to serve a busy project's readers between changes; short enough to bound memory.
@@ -33,12 +35,30 @@ def task_page_etag(key: str) -> str:
     return f'W/"{project_id}.{event_seq}.{digest}"'
 
 
+# How long a process keeps its own copy of a page (the shared cache keeps it PAGE_CACHE_SECONDS).
+LOCAL_PAGE_SECONDS = 60
+
+
+def _local():
+    """The process's own page cache, when there is one besides the shared cache."""
+    return caches["task-pages"] if "task-pages" in caches.settings else None
+
+
 def task_page_get(key: str) -> dict | None:
-    return cache.get(key)
+    local = _local()
+    page = local.get(key) if local is not None else None
+    if page is None:
+        page = cache.get(key)
+        if page is not None and local is not None:
+            local.set(key, page, LOCAL_PAGE_SECONDS)
+    return page
 
 
 def task_page_set(key: str, page: dict) -> None:
     cache.set(key, page, PAGE_CACHE_SECONDS)
+    local = _local()
+    if local is not None:
+        local.set(key, page, LOCAL_PAGE_SECONDS)
 
 
 def task_page_body(paginator, results: bytes) -> bytes:
