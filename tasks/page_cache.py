@@ -9,6 +9,10 @@ in the configured cache (Redis, shared by every server process, or local memory)
 down only costs the queries it would have saved. With Redis, each process also keeps the pages it
 served last in its own memory (the `task-pages` cache): a page never changes under its key, so
 that copy is as true as the shared one, and serving it costs no round trip.
+
+A single task's JSON is kept the same way in each process, under its id and version: every change
+to a task bumps its version (the version is the task's ETag), so the JSON of a version never
+changes. The task's row is still read, for access and the version, on every request.
 """
 
 import hashlib
@@ -16,6 +20,7 @@ import json
 
 from django.core.cache import cache, caches
 from django.http import QueryDict
+from django.utils import timezone
 
 # Long enough to serve a busy project's readers between changes; short enough to bound memory.
 PAGE_CACHE_SECONDS = 300
@@ -66,3 +71,17 @@ def task_page_body(paginator, results: bytes) -> bytes:
     links = {"next": paginator.get_next_link(), "previous": paginator.get_previous_link()}
     head = json.dumps(links, ensure_ascii=False, separators=(",", ":"))[:-1].encode()
     return head + b',"results":' + results + b"}"
+
+
+def _task_body_key(task_id: int, version: int) -> str:
+    # The JSON shows times in the current time zone.
+    return f"tasks:task:{task_id}:{version}:{timezone.get_current_timezone_name()}"
+
+
+def task_body_get(task_id: int, version: int) -> bytes | None:
+    """The rendered JSON of this version of a task, if this process has it."""
+    return (_local() or cache).get(_task_body_key(task_id, version))
+
+
+def task_body_set(task_id: int, version: int, body: bytes) -> None:
+    (_local() or cache).set(_task_body_key(task_id, version), body, LOCAL_PAGE_SECONDS)

@@ -1,12 +1,18 @@
-"""Task list pages served from the cache are always those of the project's current seq, for the caller."""
+"""Task list pages and task details served from the cache are always the current ones, for the caller."""
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework.renderers import JSONRenderer
 
 from tasks import services
+from tasks.serializers import TaskSerializer
 from tasks.tests.factories import make_task
 
 pytestmark = pytest.mark.django_db
@@ -164,3 +170,29 @@ def test_with_redis_a_process_serves_a_page_from_its_own_copy_and_only_for_the_s
     assert len(queries) == 1  # the project's seq: no task query
     make_task(project=project, title="New")
     assert titles(client.get(list_path(project))) == ["Kept", "New"]
+
+
+def test_a_task_detail_is_what_drf_renders_for_each_version_and_time_zone(client, project):
+    task = make_task(project=project, title="Cached", due_at=datetime(2030, 1, 1, 12, tzinfo=UTC))
+    path = f"/api/tasks/{task.pk}/"
+
+    def drf_json(current) -> bytes:
+        return JSONRenderer().render(TaskSerializer(current).data)
+
+    first, again = client.get(path), client.get(path)
+    assert first.content == again.content == drf_json(task)
+    assert (first["Content-Type"], first["ETag"]) == ("application/json", '"1"')
+
+    updated = services.task_update(task=task, actor=project.owner, data={"title": "Changed"}, operator=True)
+    changed = client.get(path)
+    assert changed.json()["title"] == "Changed"
+    assert (changed.content, changed["ETag"]) == (drf_json(updated), '"2"')
+
+    with timezone.override(ZoneInfo("Asia/Tokyo")):
+        in_tokyo = client.get(path)
+        assert in_tokyo.content == drf_json(updated)
+    assert in_tokyo.json()["due_at"] == "2030-01-01T21:00:00+09:00"
+    assert client.get(path).json()["due_at"] == changed.json()["due_at"]
+
+    indented = client.get(path, HTTP_ACCEPT="application/json; indent=2")
+    assert indented.content.startswith(b'{\n  "id"')
