@@ -218,7 +218,7 @@ class TaskAdmin(admin.ModelAdmin):
     @admin.action(description="Assign selected tasks to the chosen user", permissions=["change"])
     def assign_to(self, request, queryset):
         assignee = request.POST.get("assignee", "")
-        if not assignee.isdigit():
+        if not (assignee.isascii() and assignee.isdigit()):
             self.message_user(request, "Choose a user to assign the tasks to.", messages.ERROR)
             return
         self._bulk_change(request, queryset, {"assignee": int(assignee)}, "reassigned")

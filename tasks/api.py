@@ -54,7 +54,7 @@ def expected_version(request) -> int | None:
     if header is None or header.strip() == "*":
         return None
     value = header.strip().removeprefix("W/").strip('"')
-    return int(value) if value.isdigit() and len(value) <= 10 else 0
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 10 else 0
 
 
 class ProjectViewSet(

@@ -67,7 +67,7 @@ def project_event_seq_for_user(*, user: User, project_id: str | int | None) -> i
 
     Like task_get_for_user, it checks a user from a token on the way (401 if they may not sign in).
     """
-    if project_id is None or not str(project_id).isdigit() or len(str(project_id)) > 18:
+    if project_id is None or not (str(project_id).isascii() and str(project_id).isdigit()) or len(str(project_id)) > 18:
         user_check(user)
         return None
     statement = sql(_PROJECT_SEQ_FOR_MEMBER, project=Project, membership=Membership, user=User)

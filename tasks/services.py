@@ -114,7 +114,7 @@ def _user_by_reference(reference: str | int) -> User:
     text = str(reference).strip()
     users = User.objects.filter(is_active=True)
     try:
-        if text.isdigit():
+        if text.isascii() and text.isdigit():
             return users.get(pk=int(text))
         return users.get(username=text)
     except (User.DoesNotExist, OverflowError):

@@ -277,6 +277,33 @@ def test_invalid_filter_value_is_400(client, project, params):
     assert_json_error(response, 400)
 
 
+# Characters that str.isdigit() accepts and int() refuses, or that int() reads as digits although
+# they are not ASCII: ids are ASCII digits only.
+NOT_ASCII_DIGITS = ["\u00b2", "\u00b9", "\u2460", "\u0663", "\uff11"]
+
+
+@pytest.mark.parametrize("value", NOT_ASCII_DIGITS)
+@pytest.mark.parametrize("name", ["assignee", "project"])
+def test_id_filter_of_digits_that_are_not_ascii_is_400(client, project, name, value):
+    body = assert_json_error(client.get("/api/tasks/", {name: value}), 400)
+    assert name in body
+
+
+@pytest.mark.parametrize("value", NOT_ASCII_DIGITS)
+def test_member_reference_of_digits_that_are_not_ascii_is_400_on_user(client, project, value):
+    response = client.post(f"/api/projects/{project.pk}/members/", {"user": value, "role": "member"}, format="json")
+    assert "user" in assert_json_error(response, 400)
+
+
+@pytest.mark.parametrize("value", NOT_ASCII_DIGITS)
+def test_if_match_of_digits_that_are_not_ascii_is_412_and_changes_nothing(client, project, value):
+    task = make_task(project=project)
+    response = client.patch(f"/api/tasks/{task.pk}/", {"title": "x"}, format="json", HTTP_IF_MATCH=f'"{value}"')
+    assert response.status_code == 412
+    task.refresh_from_db()
+    assert (task.title, task.version) != ("x", 2)
+
+
 # --- Ids in paths -------------------------------------------------------------------------------
 
 
