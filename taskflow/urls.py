@@ -1,39 +1,43 @@
 """URL routes: the API under /api/, its docs, the admin and the health checks."""
 
 from django.contrib import admin
+from django.http import JsonResponse
 from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import RedirectView
-from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
-from rest_framework.decorators import api_view, authentication_classes, permission_classes
-from rest_framework.exceptions import NotFound
-from rest_framework.routers import DefaultRouter
+from rest_framework.routers import SimpleRouter
 
 from realtime.api import ProjectEventsView
+from taskflow.api_root import ApiRootView
 from taskflow.health import healthz, readyz
 from tasks.api import ID_PATTERN, MemberViewSet, ProjectViewSet, TaskViewSet
 
-router = DefaultRouter()
+# The API root is a view of its own (taskflow.api_root): it lists the nested routes too.
+router = SimpleRouter()
 router.register("projects", ProjectViewSet, basename="project")
 router.register("tasks", TaskViewSet, basename="task")
 
-members = MemberViewSet.as_view({"get": "list", "post": "create"})
-member = MemberViewSet.as_view({"patch": "partial_update", "delete": "destroy"})
+# Suffixes as the router gives its own routes: the browsable API names them "Member List", ...
+members = MemberViewSet.as_view({"get": "list", "post": "create"}, suffix="List")
+member = MemberViewSet.as_view({"patch": "partial_update", "delete": "destroy"}, suffix="Instance")
 
 
-@extend_schema(exclude=True)
-@api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
-@authentication_classes([])
-@permission_classes([])
+@csrf_exempt
 def api_not_found(request, unmatched=""):
-    """Any other path under /api/: a JSON 404, in debug mode too."""
-    raise NotFound()
+    """Any other path under /api/: a JSON 404 in DRF's shape, in debug mode too, for any method.
+
+    A plain Django view, not a DRF one: the browsable API's breadcrumbs name every DRF view that a
+    prefix of the path resolves to, and `/api/projects/1` (no slash) would read "Api Not Found".
+    """
+    return JsonResponse({"detail": "Not found."}, status=404)
 
 
 urlpatterns = [
     # The hottest routes first (Django tries the patterns in order): the router's are anchored and
     # match no path the others match.
     path("api/", include(router.urls)),
+    path("api/", ApiRootView.as_view(), name="api-root"),
     path("api/auth/", include("accounts.urls")),
     re_path(rf"^api/projects/(?P<project_pk>{ID_PATTERN})/members/$", members, name="project-members"),
     re_path(
@@ -56,6 +60,8 @@ urlpatterns = [
     path("docs/", RedirectView.as_view(pattern_name="swagger-ui")),
     path("redoc", RedirectView.as_view(pattern_name="redoc")),
     path("redoc/", RedirectView.as_view(pattern_name="redoc")),
+    # The API docs until there is a page for people.
+    path("", RedirectView.as_view(pattern_name="swagger-ui"), name="home"),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("admin/", admin.site.urls),

@@ -41,8 +41,17 @@ def _moment(name: str, value: str, *, end_of_day: bool) -> datetime:
     return moment
 
 
+class IdField(forms.IntegerField):
+    """An id: ASCII digits only (int() would also read Arabic-Indic or full-width digits)."""
+
+    def to_python(self, value):
+        if isinstance(value, str) and not value.strip().isascii():
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
 class IdFilter(django_filters.NumberFilter):
-    field_class = forms.IntegerField
+    field_class = IdField
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("min_value", 1)
@@ -51,21 +60,42 @@ class IdFilter(django_filters.NumberFilter):
 
 
 class TaskFilter(django_filters.FilterSet):
-    project = IdFilter(field_name="project_id")
-    status = django_filters.CharFilter(method="filter_status", help_text="Comma-separated statuses.")
-    priority = django_filters.CharFilter(method="filter_priority", help_text="Comma-separated priorities.")
-    assignee = django_filters.CharFilter(method="filter_assignee", help_text="A user id, `me` or `none`.")
-    label = django_filters.CharFilter(method="filter_label", max_length=LABEL_MAX)
-    due_before = django_filters.CharFilter(method="filter_due_before", help_text="Inclusive; date or date-time.")
-    due_after = django_filters.CharFilter(method="filter_due_after", help_text="Inclusive; date or date-time.")
-    updated_since = django_filters.CharFilter(method="filter_updated_since", help_text="Inclusive date-time.")
+    # Every filter names its label and help text: most filter through a method, so django-filter
+    # cannot derive them from a model field (the browsable API's form would say "[invalid name]"),
+    # and the OpenAPI schema describes each parameter with them.
+    project = IdFilter(field_name="project_id", label="Project", help_text="A project id.")
+    status = django_filters.CharFilter(
+        method="filter_status", label="Status", help_text=f"Comma-separated statuses: {', '.join(Status.values)}."
+    )
+    priority = django_filters.CharFilter(
+        method="filter_priority",
+        label="Priority",
+        help_text=f"Comma-separated priorities: {', '.join(label for _, label in Priority.choices)}.",
+    )
+    assignee = django_filters.CharFilter(
+        method="filter_assignee", label="Assignee", help_text="A user id, `me` or `none`."
+    )
+    label = django_filters.CharFilter(
+        method="filter_label", max_length=LABEL_MAX, label="Label", help_text="Tasks with this label (any case)."
+    )
+    due_before = django_filters.CharFilter(
+        method="filter_due_before", label="Due before", help_text="Inclusive; an ISO 8601 date or date-time."
+    )
+    due_after = django_filters.CharFilter(
+        method="filter_due_after", label="Due after", help_text="Inclusive; an ISO 8601 date or date-time."
+    )
+    updated_since = django_filters.CharFilter(
+        method="filter_updated_since", label="Updated since", help_text="Inclusive; an ISO 8601 date or date-time."
+    )
     search = django_filters.CharFilter(
         method="filter_search",
         max_length=SEARCH_MAX_LENGTH,
+        label="Search",
         help_text="Every word must occur in the title or the description (case-insensitive).",
     )
     ordering = django_filters.OrderingFilter(
         fields=("priority", "due_at", "created_at", "updated_at", "title", "status", "position", "id"),
+        label="Ordering",
         help_text="Comma-separated fields, `-` for descending, e.g. `-priority,due_at`.",
     )
 
@@ -86,7 +116,7 @@ class TaskFilter(django_filters.FilterSet):
             return queryset.filter(assignee=self.request.user)
         if value == "none":
             return queryset.filter(assignee__isnull=True)
-        if value.isdigit() and int(value) <= MAX_ID:
+        if value.isascii() and value.isdigit() and int(value) <= MAX_ID:
             return queryset.filter(assignee_id=int(value))
         raise ValidationError({name: ["Enter a user id, `me` or `none`."]})
 

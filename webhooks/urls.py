@@ -13,17 +13,21 @@ DELIVERY = rf"{WEBHOOK}deliveries/(?P<delivery_id>{UUID_PATTERN})/"
 urlpatterns = [
     re_path(
         rf"^projects/(?P<project_pk>{ID_PATTERN})/webhooks/$",
-        WebhookViewSet.as_view({"get": "list", "post": "create"}),
+        WebhookViewSet.as_view({"get": "list", "post": "create"}, suffix="List"),
         name="project-webhooks",
     ),
     re_path(
         rf"{WEBHOOK}$",
-        WebhookViewSet.as_view({"get": "retrieve", "patch": "partial_update", "delete": "destroy"}),
+        WebhookViewSet.as_view({"get": "retrieve", "patch": "partial_update", "delete": "destroy"}, suffix="Instance"),
         name="project-webhook",
     ),
-    re_path(rf"{WEBHOOK}deliveries/$", DeliveryViewSet.as_view({"get": "list"}), name="webhook-deliveries"),
-    re_path(rf"{DELIVERY}$", DeliveryViewSet.as_view({"get": "retrieve"}), name="webhook-delivery"),
     re_path(
-        rf"{DELIVERY}redeliver/$", DeliveryViewSet.as_view({"post": "redeliver"}), name="webhook-delivery-redeliver"
+        rf"{WEBHOOK}deliveries/$", DeliveryViewSet.as_view({"get": "list"}, suffix="List"), name="webhook-deliveries"
+    ),
+    re_path(rf"{DELIVERY}$", DeliveryViewSet.as_view({"get": "retrieve"}, suffix="Instance"), name="webhook-delivery"),
+    re_path(
+        rf"{DELIVERY}redeliver/$",
+        DeliveryViewSet.as_view({"post": "redeliver"}, name="Redeliver"),
+        name="webhook-delivery-redeliver",
     ),
 ]
