@@ -198,8 +198,10 @@ if REDIS_URL:
         raise ImproperlyConfigured("TASKFLOW_CHANNEL_LAYER must be 'pubsub' or 'core'.")
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    # One process: its hub's channel gets every group send (realtime.hub).
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}}
+    # One process: its hub's channel gets every group send (realtime.hub), from any of its threads
+    # (realtime.layers). Only this process reaches its sockets, so the worker runs inside it
+    # (taskflow.serve --workers).
+    CHANNEL_LAYERS = {"default": {"BACKEND": "realtime.layers.InProcessChannelLayer", "CONFIG": {"capacity": 1000}}}
 
 # --- Authentication -------------------------------------------------------------------------------
 
@@ -243,7 +245,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "taskflow.pagination.PagePagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "taskflow.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "taskflow.errors.exception_handler",
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
