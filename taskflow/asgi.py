@@ -1,8 +1,9 @@
-"""ASGI entry point: HTTP through Django, WebSocket through Channels (served by Daphne)."""
+"""ASGI entry point: HTTP through Django, WebSocket through Channels (served by Daphne or uvicorn).
 
-import gc
+Importing it only builds the application; tuning a server process is taskflow.server_process's.
+"""
+
 import os
-import sys
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "taskflow.settings")
 
@@ -27,15 +28,3 @@ application = ProtocolTypeRouter(
         "websocket": BrowserOriginValidator(URLRouter(websocket_urlpatterns)),
     }
 )
-
-# Garbage collection: the objects made at start-up live as long as the process, so they are moved
-# out of the collector's way, and the older generations are collected less often: with a thousand
-# sockets per process full collections were the longest pauses in event delivery. The youngest
-# generation keeps Python's size: collecting 100,000 young objects at once stopped the process for
-# 40-90 ms every thousand requests or so (bench/README.md).
-gc.freeze()
-gc.set_threshold(2_000, 50, 100)
-
-# Request threads get the GIL back soon after their database round trips, even while the loop is
-# busy writing frames (see the setting).
-sys.setswitchinterval(settings.TASKFLOW_GIL_SWITCH_INTERVAL)

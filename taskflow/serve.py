@@ -3,10 +3,12 @@
     python -m taskflow.serve [--server daphne|uvicorn] [--procs 2] [--host 127.0.0.1] [--port 8000] [--cpus 0]
                              [--workers 1]
 
-Each process inherits a listening socket bound here (--fd), all on the same port with
-SO_REUSEPORT, so the kernel spreads connections evenly over them with no load balancer in
-between. With --workers, background workers (`manage.py worker`) run beside the servers.
-Stops all of them on SIGINT/SIGTERM.
+Each process (taskflow.server_process) inherits a listening socket bound here (--fd), all on the
+same port with SO_REUSEPORT, so the kernel spreads connections evenly over them with no load
+balancer in between. With --workers, background workers (`manage.py worker`) run beside the
+servers; on the embedded default (no REDIS_URL: an in-memory channel layer, which only its own
+process reaches) the worker runs inside the first server process instead, so that its reminders
+reach the sockets. Stops all of them on SIGINT/SIGTERM.
 Settings come from the environment as usual (DATABASE_URL, REDIS_URL, ...).
 """
 
@@ -18,29 +20,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from taskflow.server_process import SERVERS
 
-# How each server is told to serve TaskFlow's ASGI application on an inherited socket, quietly.
-SERVERS = {
-    "daphne": lambda fd: ["daphne", "--fd", str(fd), "-v", "0", "taskflow.asgi:application"],
-    "uvicorn": lambda fd: [
-        "uvicorn",
-        "taskflow.asgi:application",
-        "--fd",
-        str(fd),
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--ws",
-        "websockets-sansio",
-        "--ws-max-size",
-        str(64 * 1024),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ],
-}
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _listener(host: str, port: int) -> socket.socket:
@@ -63,6 +45,14 @@ def _listener(host: str, port: int) -> socket.socket:
     return listener
 
 
+def _channel_layer_is_shared() -> bool:
+    """Whether the channel layer reaches other processes (Redis), so a worker may run in its own."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "taskflow.settings")
+    from django.conf import settings
+
+    return bool(settings.REDIS_URL)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--server", choices=sorted(SERVERS), default="daphne")
@@ -73,16 +63,19 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=0, help="background workers to run beside the servers")
     args = parser.parse_args()
 
+    worker_inside = args.workers > 0 and not _channel_layer_is_shared()
     processes = []
-    for _ in range(args.procs):
+    for index in range(args.procs):
         listener = _listener(args.host, args.port)
-        command = [sys.executable, "-m", *SERVERS[args.server](listener.fileno())]
+        command = [sys.executable, "-m", "taskflow.server_process", "--server", args.server]
+        command += ["--fd", str(listener.fileno())] + (["--worker"] if worker_inside and index == 0 else [])
         if args.cpus:
             command = ["taskset", "-c", args.cpus, *command]
         processes.append(subprocess.Popen(command, cwd=ROOT, pass_fds=(listener.fileno(),), env=os.environ.copy()))
         listener.close()
-    worker = [sys.executable, "manage.py", "worker", "--no-reload"]
-    processes += [subprocess.Popen(worker, cwd=ROOT, env=os.environ.copy()) for _ in range(args.workers)]
+    if not worker_inside:
+        worker = [sys.executable, "manage.py", "worker", "--no-reload"]
+        processes += [subprocess.Popen(worker, cwd=ROOT, env=os.environ.copy()) for _ in range(args.workers)]
 
     def stop(*_):
         for process in processes:

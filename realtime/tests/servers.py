@@ -133,10 +133,12 @@ class TaskFlowProcess(ServerProcess):
 
 
 class TaskFlowServer(TaskFlowProcess):
-    """TaskFlow served by `python -m taskflow.serve` with Daphne or uvicorn."""
+    """TaskFlow served by `python -m taskflow.serve` with Daphne or uvicorn (and `workers`
+    background workers, which the embedded default runs inside the server process)."""
 
-    def __init__(self, *, server: str, **shared: str) -> None:
+    def __init__(self, *, server: str, workers: int = 0, **shared: str) -> None:
         self.name = self.server = server
+        self.workers = workers
         super().__init__(**shared)
 
     @property
@@ -148,7 +150,8 @@ class TaskFlowServer(TaskFlowProcess):
         return f"ws://127.0.0.1:{self.port}/ws/"
 
     def start(self) -> None:
-        self._spawn([sys.executable, "-m", "taskflow.serve", "--server", self.server, "--port", str(self.port)])
+        command = [sys.executable, "-m", "taskflow.serve", "--server", self.server, "--port", str(self.port)]
+        self._spawn([*command, "--workers", str(self.workers)])
         wait_until(self._ready, timeout=START_TIMEOUT_SECONDS, what=f"{self.server} on port {self.port}")
 
     def _ready(self) -> bool:
@@ -156,6 +159,39 @@ class TaskFlowServer(TaskFlowProcess):
         with suppress(OSError), urllib.request.urlopen(f"{self.http}/healthz", timeout=1) as response:
             return response.status == 200
         return False
+
+
+class EmbeddedTaskFlow(TaskFlowServer):
+    """TaskFlow as `make run` serves it: the embedded default (a SQLite file of its own, no Redis,
+    so the in-memory channel layer), migrated and seeded with the demo data, one Daphne process
+    with the worker inside, in development mode."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(
+            server="daphne",
+            workers=1,
+            database_url=f"sqlite:///{directory / 'db.sqlite3'}",
+            redis_url="",
+            channel_prefix="",
+        )
+        # As a shell that runs `make run` has them: no test settings, the development defaults.
+        for name in ("DJANGO_DEBUG", "TASKFLOW_AUTH_RATE", "CHANNEL_LAYER_PREFIX", "CACHE_KEY_PREFIX"):
+            self.env.pop(name)
+        self.prepared = False
+
+    def start(self) -> None:
+        if not self.prepared:
+            for step in (["migrate", "--no-input", "-v", "0"], ["seed_demo"]):
+                subprocess.run(
+                    [sys.executable, "manage.py", *step],
+                    cwd=ROOT,
+                    env=self.env,
+                    check=True,
+                    capture_output=True,
+                    timeout=120,
+                )
+            self.prepared = True
+        super().start()
 
 
 class WorkerProcess(TaskFlowProcess):

@@ -1,6 +1,7 @@
 """`python -m taskflow.serve`: how the servers it starts answer on their connections."""
 
 import http.client
+import json
 import os
 import statistics
 import subprocess
@@ -46,15 +47,37 @@ def test_answers_on_a_kept_alive_connection_are_not_held_back(server):
     assert statistics.median(durations) < 0.02, [round(d * 1000, 1) for d in durations]
 
 
-def test_server_processes_hand_the_gil_over_at_the_configured_interval():
-    import sys
+def _interpreter_state_after(code: str) -> dict:
+    """The GC and GIL settings of a fresh interpreter after running `code` (a subprocess: tuning
+    is process-wide, and this test process must stay as it is)."""
+    report = (
+        "import gc, json, sys; print(json.dumps([sys.getswitchinterval(), gc.get_threshold(), gc.get_freeze_count()]))"
+    )
+    env = {**os.environ, "DATABASE_URL": "", "REDIS_URL": ""}
+    result = subprocess.run(
+        [sys.executable, "-c", f"{code}\n{report}"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    interval, threshold, frozen = json.loads(result.stdout.splitlines()[-1])
+    return {"switch_interval": interval, "gc_threshold": tuple(threshold), "frozen_objects": frozen}
 
+
+def test_importing_the_asgi_application_tunes_nothing():
+    untouched = _interpreter_state_after("pass")
+    assert _interpreter_state_after("import taskflow.asgi") == {**untouched, "frozen_objects": 0}
+
+
+def test_server_processes_hand_the_gil_over_at_the_configured_interval():
     from django.conf import settings
 
-    import taskflow.asgi  # noqa: F401  (what a server process imports)
-
+    state = _interpreter_state_after(
+        "import taskflow.asgi\nfrom taskflow.server_process import process_tune\nprocess_tune()"
+    )
     assert settings.TASKFLOW_GIL_SWITCH_INTERVAL < 0.005
-    assert sys.getswitchinterval() == pytest.approx(settings.TASKFLOW_GIL_SWITCH_INTERVAL)
+    assert state["switch_interval"] == pytest.approx(settings.TASKFLOW_GIL_SWITCH_INTERVAL)
+    assert state["gc_threshold"] == (2_000, 50, 100)
+    # The application's start-up objects are moved out of the collector's way.
+    assert state["frozen_objects"] > 10_000
 
 
 def _established_connections(pid: int, port: int) -> int:

@@ -1,0 +1,75 @@
+"""The worker inside a server process (operations.embedded), and tripwires on the django-tasks-db
+worker it runs: if that class changes what the embedded worker relies on, these fail first."""
+
+import inspect
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from django_tasks_db.management.commands.db_worker import Worker
+
+from notifications.models import Reminder, ReminderStatus
+from operations.embedded import EmbeddedWorker
+from tasks.tests.factories import make_task
+
+
+def wait_for(predicate, *, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} did not happen within {timeout}s")
+        time.sleep(0.05)
+
+
+def test_worker_takes_the_arguments_the_embedded_worker_gives():
+    parameters = inspect.signature(Worker.__init__).parameters
+    assert set(parameters) == {
+        "self",
+        "queue_names",
+        "interval",
+        "batch",
+        "backend_name",
+        "startup_delay",
+        "max_tasks",
+        "worker_id",
+        "excluded_queue_names",
+    }
+    assert all(
+        parameter.kind is inspect.Parameter.KEYWORD_ONLY for name, parameter in parameters.items() if name != "self"
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_loop_ends_when_told_to_stop_running():
+    worker = Worker(
+        queue_names=["default"],
+        interval=0,
+        batch=False,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="tripwire",
+        excluded_queue_names=[],
+    )
+    worker.running = False
+    started = time.monotonic()
+    worker.run()  # returns at once: `running` is what its loop checks
+    assert time.monotonic() - started < 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_embedded_worker_runs_due_jobs_in_its_thread_and_stops_between_them(user, project):
+    task = make_task(project=project, assignee=user.pk, due_at=timezone.now() + timedelta(minutes=5))
+    reminder = Reminder.objects.get(task=task)
+    worker = EmbeddedWorker(interval=0.05)
+    worker.start()
+    try:
+        wait_for(
+            lambda: Reminder.objects.get(pk=reminder.pk).status == ReminderStatus.SENT,
+            timeout=10,
+            what="the reminder being sent",
+        )
+    finally:
+        worker.stop(timeout=5)
+    assert not worker.thread.is_alive()
