@@ -1,0 +1,146 @@
+"""The OpenAPI schema's error responses: which ones each operation can give, decided in one place.
+
+drf-spectacular describes the success responses of a view. `AutoSchema` adds the errors that
+follow from how the view is built, the same way DRF produces them:
+
+- 400 when the operation takes a body or query parameters (validation: DRF's field errors, or
+  `{"detail"}` for a malformed body or a broken rule);
+- 401 when it needs a signed-in caller (its permissions are not all AllowAny);
+- 403 when it also changes something: the caller's role may not allow it, and a session login
+  must pass Django's CSRF check;
+- 404 when its path names objects (missing and foreign ones alike) or it lists pages (a page
+  past the last one);
+- 413 when it takes a body (larger than TASKFLOW_MAX_BODY_BYTES);
+- 429 with `Retry-After` when the view is throttled.
+
+What only a view knows (410 of the events feed, 412 and 304 of tasks, the 401 of the token
+endpoints) it declares with `extend_schema`, using `error_response`; a code a view declares is
+kept as it is. The status codes a client that follows the schema never meets (405 for another
+method, 406 for an `Accept` without JSON, 415 for a body that is not JSON) are left out.
+"""
+
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.plumbing import ResolvedComponent
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework.permissions import SAFE_METHODS, AllowAny
+
+ERROR = "Error"
+VALIDATION_ERROR = "ValidationError"
+
+_MESSAGES = {"type": "array", "items": {"type": "string"}}
+
+COMPONENTS = {
+    ERROR: {
+        "type": "object",
+        "description": "What went wrong, in `detail`.",
+        "properties": {
+            "detail": {"type": "string"},
+            "code": {"type": "string", "description": "A machine-readable reason, for token errors."},
+            "messages": {
+                "type": "array",
+                "items": {"type": "object", "additionalProperties": {"type": "string"}},
+                "description": "Why each kind of token was refused, for token errors.",
+            },
+        },
+        "required": ["detail"],
+    },
+    VALIDATION_ERROR: {
+        "type": "object",
+        "description": (
+            "DRF's field errors: each invalid field (or `non_field_errors`) maps to its messages; the "
+            "items of a list field map their index to theirs."
+        ),
+        "additionalProperties": {
+            "oneOf": [_MESSAGES, {"type": "object", "additionalProperties": _MESSAGES}],
+        },
+        "example": {"title": ["This field is required."]},
+    },
+}
+
+
+def component_ref(name: str) -> dict:
+    """A `$ref` to one of this module's schema components (`ERROR`, `VALIDATION_ERROR`)."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+BAD_REQUEST_SCHEMA = {"oneOf": [component_ref(VALIDATION_ERROR), component_ref(ERROR)]}
+
+
+def error_response(description: str) -> OpenApiResponse:
+    """An error response with the `Error` body (`{"detail": ...}`), for a view's `extend_schema`."""
+    return OpenApiResponse(response=component_ref(ERROR), description=description)
+
+
+HEADER_RETRY_AFTER = {
+    "Retry-After": {
+        "schema": {"type": "integer", "minimum": 0},
+        "description": "Seconds to wait before trying again.",
+        "required": True,
+    }
+}
+HEADER_WWW_AUTHENTICATE = {
+    "WWW-Authenticate": {
+        "schema": {"type": "string"},
+        "description": 'How to authenticate: `Bearer realm="api"`.',
+    }
+}
+
+
+class AutoSchema(SpectacularAutoSchema):
+    """drf-spectacular's AutoSchema, with the error responses every operation can give."""
+
+    def get_operation(self, path, path_regex, path_prefix, method, registry):
+        operation = super().get_operation(path, path_regex, path_prefix, method, registry)
+        if operation is None:
+            return None
+        for name, schema in COMPONENTS.items():
+            registry.register_on_missing(
+                ResolvedComponent(name=name, type=ResolvedComponent.SCHEMA, object=name, schema=schema)
+            )
+        responses = operation["responses"]
+        for status_code, response in self.error_responses(operation).items():
+            responses.setdefault(status_code, response)
+        operation["responses"] = dict(sorted(responses.items()))
+        return operation
+
+    def error_responses(self, operation: dict) -> dict[str, dict]:
+        """The error responses that follow from the view's classes, the method and the operation."""
+        locations = {parameter["in"] for parameter in operation.get("parameters", [])}
+        parameters = {parameter["name"] for parameter in operation.get("parameters", [])}
+        takes_body = "requestBody" in operation
+        needs_login = not all(isinstance(permission, AllowAny) for permission in self.view.get_permissions())
+        responses = {}
+        if takes_body or "query" in locations:
+            responses["400"] = self._error(
+                "The input is invalid: field errors, or `detail` for a malformed body.", BAD_REQUEST_SCHEMA
+            )
+        if needs_login:
+            responses["401"] = self._error(
+                "No valid credentials: a missing, invalid or expired token, or a user who may no longer sign in.",
+                headers=HEADER_WWW_AUTHENTICATE,
+            )
+            if self.method not in SAFE_METHODS:
+                responses["403"] = self._error(
+                    "The caller's role does not allow this (or a session login failed the CSRF check)."
+                )
+        if "path" in locations:
+            responses["404"] = self._error("Not found, or not visible to the caller: the two are never told apart.")
+        elif "page" in parameters:
+            responses["404"] = self._error("The page is past the last one (or not a positive number).")
+        if takes_body:
+            responses["413"] = self._error("The request body is larger than the server accepts.")
+        if self.view.get_throttles():
+            responses["429"] = self._error(
+                "Too many requests from this address; try again later.", headers=HEADER_RETRY_AFTER
+            )
+        return responses
+
+    def _error(self, description: str, schema: dict | None = None, headers: dict | None = None) -> dict:
+        schema = schema or component_ref(ERROR)
+        response = {
+            "content": {media_type: {"schema": schema} for media_type in self.map_renderers("media_type")},
+            "description": description,
+        }
+        if headers:
+            response["headers"] = headers
+        return response
