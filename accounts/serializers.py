@@ -12,6 +12,7 @@ from rest_framework_simplejwt.tokens import UntypedToken
 
 from accounts.authentication import JWTAuthentication
 from accounts.models import User
+from taskflow.fields import StrictCharField
 
 
 def _email_is_free(email: str, *, excluding: User | None = None) -> str:
@@ -24,12 +25,12 @@ def _email_is_free(email: str, *, excluding: User | None = None) -> str:
 
 
 class RegisterSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
+    # The model's own rules, on the field, so that the schema documents them (as a pattern).
+    username = StrictCharField(max_length=150, validators=[User.username_validator])
     email = serializers.EmailField(max_length=254)
-    password = serializers.CharField(write_only=True, max_length=128, trim_whitespace=False)
+    password = StrictCharField(write_only=True, max_length=128, trim_whitespace=False)
 
     def validate_username(self, value: str) -> str:
-        User.username_validator(value)
         if User.objects.filter(username__iexact=value).exists():
             raise serializers.ValidationError("A user with that username already exists.")
         return value
@@ -53,6 +54,9 @@ class UserSummarySerializer(serializers.ModelSerializer):
 
 
 class MeSerializer(serializers.ModelSerializer):
+    first_name = StrictCharField(max_length=150, allow_blank=True, required=False)
+    last_name = StrictCharField(max_length=150, allow_blank=True, required=False)
+
     class Meta:
         model = User
         fields = ["id", "username", "email", "first_name", "last_name", "date_joined"]
@@ -63,8 +67,8 @@ class MeSerializer(serializers.ModelSerializer):
 
 
 class PasswordChangeSerializer(serializers.Serializer):
-    old_password = serializers.CharField(max_length=128, trim_whitespace=False)
-    new_password = serializers.CharField(max_length=128, trim_whitespace=False)
+    old_password = StrictCharField(max_length=128, trim_whitespace=False)
+    new_password = StrictCharField(max_length=128, trim_whitespace=False)
 
     def validate_old_password(self, value: str) -> str:
         if not self.context["request"].user.check_password(value):
@@ -80,7 +84,7 @@ class PasswordChangeSerializer(serializers.Serializer):
 
 
 class LogoutSerializer(serializers.Serializer):
-    refresh = serializers.CharField()
+    refresh = StrictCharField()
 
 
 class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):
@@ -97,7 +101,7 @@ class TokenVerifySerializer(serializers.Serializer):
     """A token is valid when it is signed, unexpired and not blacklisted, and, for an access token,
     when its user is active and has not changed password since: what the API itself would accept."""
 
-    token = serializers.CharField(write_only=True)
+    token = StrictCharField(write_only=True)
 
     def validate(self, attrs: dict) -> dict:
         token = UntypedToken(attrs["token"])  # TokenError -> 401 in the view

@@ -5,8 +5,10 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from taskflow.fields import StrictCharField
 from tasks.models import (
     DESCRIPTION_MAX,
     LABEL_MAX,
@@ -26,8 +28,8 @@ MAX_ID = 2**63 - 1
 
 
 class ProjectSerializer(serializers.ModelSerializer):
-    name = serializers.CharField(max_length=PROJECT_NAME_MAX)
-    description = serializers.CharField(max_length=DESCRIPTION_MAX, allow_blank=True, required=False)
+    name = StrictCharField(max_length=PROJECT_NAME_MAX)
+    description = StrictCharField(max_length=DESCRIPTION_MAX, allow_blank=True, required=False)
     role = serializers.CharField(read_only=True, help_text="The caller's role in the project.")
 
     class Meta:
@@ -53,8 +55,26 @@ class MemberSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "minLength": 1, "maxLength": 150}],
+        "description": "A user id or username.",
+    }
+)
+class UserReferenceField(serializers.CharField):
+    """A user named by id (a JSON integer, or a string of its digits) or by username."""
+
+    default_error_messages = {"invalid": "Enter a user id or a username."}
+
+    def to_internal_value(self, data):
+        # CharField would take any number; an id is an integer (and True is not 1).
+        if isinstance(data, bool) or not isinstance(data, int | str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class MemberAddSerializer(serializers.Serializer):
-    user = serializers.CharField(max_length=150, help_text="A user id or username.")
+    user = UserReferenceField(max_length=150)
     role = serializers.ChoiceField(choices=Role.choices, default=Role.MEMBER)
 
 
@@ -80,8 +100,8 @@ class PriorityField(serializers.ChoiceField):
 class TaskSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     project = serializers.IntegerField(source="project_id", min_value=1, max_value=MAX_ID)
-    title = serializers.CharField(max_length=TASK_TITLE_MAX)
-    description = serializers.CharField(max_length=DESCRIPTION_MAX, allow_blank=True, required=False)
+    title = StrictCharField(max_length=TASK_TITLE_MAX)
+    description = StrictCharField(max_length=DESCRIPTION_MAX, allow_blank=True, required=False)
     status = serializers.ChoiceField(choices=Status.choices, required=False)
     priority = PriorityField(required=False)
     assignee = serializers.IntegerField(
@@ -90,7 +110,7 @@ class TaskSerializer(serializers.Serializer):
     created_by = serializers.IntegerField(source="created_by_id", read_only=True)
     due_at = serializers.DateTimeField(allow_null=True, required=False)
     labels = serializers.ListField(
-        child=serializers.CharField(max_length=LABEL_MAX),
+        child=StrictCharField(max_length=LABEL_MAX),
         max_length=LABELS_PER_TASK_MAX,
         required=False,
     )

@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from realtime.models import EventType
+from taskflow.fields import StrictCharField
 from webhooks.models import SECRET_MAX, SECRET_MIN, URL_MAX, DeliveryStatus, WebhookDelivery, WebhookEndpoint
 
 
@@ -22,14 +23,14 @@ class DeliveryStatusField(serializers.ChoiceField):
 
 
 class WebhookSerializer(serializers.ModelSerializer):
-    url = serializers.CharField(max_length=URL_MAX, help_text="http:// or https:// URL that receives the POSTs.")
+    url = StrictCharField(max_length=URL_MAX, help_text="http:// or https:// URL that receives the POSTs.")
     event_types = serializers.ListField(
         child=EventTypeField(),
         allow_empty=False,
         required=False,
         help_text="The event types to receive (default: all of them).",
     )
-    secret = serializers.CharField(
+    secret = StrictCharField(
         min_length=SECRET_MIN,
         max_length=SECRET_MAX,
         write_only=True,

@@ -181,6 +181,31 @@ def test_register_rejects_username_with_invalid_characters(api_client):
     assert not User.objects.exists()
 
 
+# Letters of other scripts are refused: the schema documents usernames as ASCII, and NFKC (applied
+# on save) turned some of them into characters the username rule refuses (a halfwidth sound mark,
+# U+FF9E, into a combining one).
+@pytest.mark.parametrize("username", ["\u00f8", "Jos\u00e9", "a\uff9e", "\uff46\uff55\uff4c\uff4c"])
+def test_register_rejects_username_with_letters_outside_ascii(api_client, username):
+    response = api_client.post(
+        REGISTER_URL, {"username": username, "email": "ada@example.com", "password": STRONG_PASSWORD}
+    )
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["username"]
+    assert not User.objects.exists()
+
+
+@pytest.mark.parametrize("field", ["username", "password"])
+def test_register_rejects_a_number_where_text_is_expected(api_client, field):
+    body = {"username": "ada", "email": "ada@example.com", "password": STRONG_PASSWORD, field: 1.2345678901e20}
+
+    response = api_client.post(REGISTER_URL, body)
+
+    assert response.status_code == 400
+    assert response.json() == {field: ["Not a valid string."]}
+    assert not User.objects.exists()
+
+
 def test_register_rejects_malformed_json(api_client):
     response = api_client.post(REGISTER_URL, '{"username": "ada",', content_type="application/json")
 
@@ -494,6 +519,16 @@ def test_me_patch_rejects_invalid_email(client, user):
     assert response.status_code == 400
     user.refresh_from_db()
     assert user.email == original
+
+
+@pytest.mark.parametrize("field", ["first_name", "last_name"])
+def test_me_patch_rejects_a_number_as_a_name(client, user, field):
+    response = client.patch(ME_URL, {field: 0})
+
+    assert response.status_code == 400
+    assert response.json() == {field: ["Not a valid string."]}
+    user.refresh_from_db()
+    assert getattr(user, field) == ""
 
 
 def test_me_get_requires_authentication(api_client):

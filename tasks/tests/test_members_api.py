@@ -113,6 +113,14 @@ def test_add_member_by_user_id_as_string(client, project):
     assert response.json()["user"] == newcomer.pk
 
 
+@pytest.mark.parametrize("reference", [True, 1.0, ["user1"], {"id": 1}])
+def test_add_member_with_a_user_neither_id_nor_username_is_400(client, project, reference):
+    response = client.post(members_url(project), {"user": reference})
+
+    assert response.status_code == 400
+    assert response.json() == {"user": ["Enter a user id or a username."]}
+
+
 def test_add_member_without_role_makes_a_member(client, project):
     newcomer = UserFactory()
 

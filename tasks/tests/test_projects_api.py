@@ -87,6 +87,15 @@ def test_create_project_with_description_over_20000_characters_is_400(client):
     assert "description" in response.json()
 
 
+@pytest.mark.parametrize("field", ["name", "description"])
+def test_create_project_with_a_number_for_text_is_400(client, field):
+    response = client.post("/api/projects/", {"name": "Website", field: 7})
+
+    assert response.status_code == 400
+    assert response.json() == {field: ["Not a valid string."]}
+    assert not Project.objects.exists()
+
+
 def test_create_project_with_malformed_json_is_400(client):
     response = client.post("/api/projects/", '{"name": ', content_type="application/json")
 

@@ -307,6 +307,22 @@ def test_label_of_51_characters_is_400(client, project):
     assert "labels" in response.json()
 
 
+@pytest.mark.parametrize(
+    ("body", "errors"),
+    [
+        ({"title": 7}, {"title": ["Not a valid string."]}),
+        ({"title": "T", "description": 7.5}, {"description": ["Not a valid string."]}),
+        ({"title": "T", "labels": ["docs", 7]}, {"labels": {"1": ["Not a valid string."]}}),
+    ],
+)
+def test_create_task_with_a_number_for_text_is_400(client, project, body, errors):
+    response = client.post("/api/tasks/", {"project": project.pk, **body})
+
+    assert response.status_code == 400
+    assert response.json() == errors
+    assert not Task.objects.exists()
+
+
 @pytest.mark.parametrize("labels", [["docs", "docs"], ["docs", "Docs"]])
 def test_duplicate_labels_are_400(client, project, labels):
     response = client.post("/api/tasks/", {"project": project.pk, "title": "T", "labels": labels})

@@ -206,6 +206,17 @@ def test_an_event_type_given_twice_is_400(client, project, receiver):
     assert response.json() == {"event_types": ["Each event type may be listed only once."]}
 
 
+@pytest.mark.parametrize("field", ["url", "secret"])
+def test_a_number_for_url_or_secret_is_400(client, project, receiver, field):
+    body = {"url": receiver.url(), "secret": "our-own-shared-secret", field: 12345678901234567890}
+
+    response = create(client, project, **body)
+
+    assert response.status_code == 400
+    assert response.json() == {field: ["Not a valid string."]}
+    assert not WebhookEndpoint.objects.exists()
+
+
 def test_a_short_secret_is_400(client, project, receiver):
     response = create(client, project, url=receiver.url(), secret="too-short")
 
