@@ -1,13 +1,14 @@
 """Page-number pagination that answers `{next, previous, results}` without counting rows."""
 
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import BasePagination, _positive_int
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 
 class PagePagination(BasePagination):
-    """`?page=N&page_size=M`: 50 a page by default; larger sizes are capped at 200, not refused.
+    """`?page=N&page_size=M`: 50 a page by default; larger sizes are capped at 200, not refused,
+    and anything but a positive integer is a 400.
 
     One extra row is fetched to know whether a next page exists, so no COUNT query is run.
     """
@@ -43,12 +44,17 @@ class PagePagination(BasePagination):
             self.has_next = has_next
 
     def get_page_size(self, request) -> int:
-        try:
-            return _positive_int(
-                request.query_params[self.page_size_query_param], strict=True, cutoff=self.max_page_size
-            )
-        except (KeyError, ValueError):
+        """The `page_size` asked for, capped at `max_page_size`; 400 unless it is a positive integer."""
+        value = request.query_params.get(self.page_size_query_param)
+        if value is None:
             return self.page_size
+        try:
+            # ASCII digits only: int() also reads other scripts' digits, which are no page size.
+            if not value.strip().isascii():
+                raise ValueError(value)
+            return _positive_int(value, strict=True, cutoff=self.max_page_size)
+        except ValueError:
+            raise ValidationError({self.page_size_query_param: ["A positive integer is required."]}) from None
 
     def get_next_link(self) -> str | None:
         if not self.has_next:
@@ -80,12 +86,20 @@ class PagePagination(BasePagination):
 
     def get_schema_operation_parameters(self, view):
         return [
-            {"name": self.page_query_param, "required": False, "in": "query", "schema": {"type": "integer"}},
+            {
+                "name": self.page_query_param,
+                "required": False,
+                "in": "query",
+                "description": "The page, from 1; a page past the last one is a 404.",
+                "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_number},
+            },
             {
                 "name": self.page_size_query_param,
                 "required": False,
                 "in": "query",
-                "description": f"Results per page (default {self.page_size}, at most {self.max_page_size}).",
-                "schema": {"type": "integer"},
+                "description": (
+                    f"Results per page (default {self.page_size}); larger sizes are taken as {self.max_page_size}."
+                ),
+                "schema": {"type": "integer", "minimum": 1},
             },
         ]

@@ -375,9 +375,24 @@ def many_tasks(project):
     )
 
 
-@pytest.mark.parametrize("page_size", ["-1", "0", "abc", "", "1.5"])
-def test_unusable_page_size_gives_the_default_50(client, many_tasks, page_size):
+@pytest.mark.parametrize("page_size", ["-1", "0", "abc", "", "1.5", "null", "\u00b2", "\u0663"])
+def test_unusable_page_size_is_a_400_naming_it(client, many_tasks, page_size):
     response = client.get("/api/tasks/", {"page_size": page_size})
+    assert response.status_code == 400
+    assert response.json() == {"page_size": ["A positive integer is required."]}
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/projects/", "/api/projects/{project}/members/", "/api/projects/{project}/webhooks/"]
+)
+def test_every_list_refuses_an_unusable_page_size(client, project, path):
+    response = client.get(path.format(project=project.pk), {"page_size": "null"})
+    assert response.status_code == 400
+    assert response.json() == {"page_size": ["A positive integer is required."]}
+
+
+def test_page_size_absent_gives_the_default_50(client, many_tasks):
+    response = client.get("/api/tasks/")
     assert response.status_code == 200
     assert len(response.json()["results"]) == 50
 
