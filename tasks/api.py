@@ -118,10 +118,11 @@ class MemberViewSet(viewsets.GenericViewSet):
     def partial_update(self, request, project_pk, user_id):
         project = self.get_project()
         membership = selectors.member_get(project=project, user_id=int(user_id))
-        serializer = MemberRoleSerializer(data=request.data)
+        # A PATCH, so every field is optional: one without `role` changes nothing.
+        serializer = MemberRoleSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         membership = services.member_change_role(
-            project=project, actor=request.user, membership=membership, role=serializer.validated_data["role"]
+            project=project, actor=request.user, membership=membership, role=serializer.validated_data.get("role")
         )
         return Response(MemberSerializer(membership).data)
 

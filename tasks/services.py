@@ -143,12 +143,18 @@ def member_add(
 
 
 def member_change_role(
-    *, project: Project, actor: User, membership: Membership, role: str, operator: bool = False
+    *, project: Project, actor: User, membership: Membership, role: str | None, operator: bool = False
 ) -> Membership:
-    """Change a member's role; the owner's role and ownership itself do not change here."""
+    """Change a member's role; the owner's role and ownership itself do not change here.
+
+    Without a `role` nothing changes, once the actor is found allowed to manage this member.
+    """
     if membership.role == Role.OWNER or role == Role.OWNER:
         _require_role(project, PROJECT_EDITORS, operator=operator, action="manage members")
+        if role is None:
+            return membership
         raise InvalidInput("A project has exactly one owner; the owner's role cannot change.", field="role")
+    role = role or membership.role
     _require_member_manager(project, {membership.role, role}, operator=operator)
     if membership.role == role:
         return membership

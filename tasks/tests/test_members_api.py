@@ -348,6 +348,29 @@ def test_change_role_to_unknown_role_is_400(client, project, add_member):
     assert "role" in response.json()
 
 
+# A PATCH names the fields it changes: one without `role` (the schema calls it optional) changes
+# nothing, and answers as the member is.
+@pytest.mark.parametrize("target_role", ["member", "owner"])
+def test_patch_without_role_changes_nothing(client, user, project, add_member, target_role):
+    target = user if target_role == "owner" else add_member("member")
+    event_seq = project.events.count()
+
+    response = client.patch(member_url(project, target), {})
+
+    assert response.status_code == 200
+    assert (response.json()["user"], response.json()["role"]) == (target.pk, target_role)
+    assert role_of(project, target) == target_role
+    assert project.events.count() == event_seq
+
+
+def test_patch_without_role_by_a_viewer_is_403(client_for, project, add_member):
+    viewer = add_member("viewer")
+
+    response = client_for(viewer).patch(member_url(project, add_member("member")), {})
+
+    assert response.status_code == 403
+
+
 def test_change_role_of_non_member_is_404(client, project):
     response = client.patch(member_url(project, UserFactory()), {"role": "viewer"})
 
