@@ -1,12 +1,14 @@
 """The REST changes feed: `GET /api/projects/{id}/events/?since=&limit=`."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from realtime.events import event_record
 from realtime.selectors import EventsPruned, event_list_since
+from realtime.serializers import EventPageSerializer
+from taskflow.openapi import error_response
 from tasks.selectors import project_get_for_user
 
 DEFAULT_LIMIT = 100
@@ -14,28 +16,26 @@ MAX_LIMIT = 1000
 
 
 class EventsQuerySerializer(serializers.Serializer):
-    since = serializers.IntegerField(min_value=0, max_value=2**63 - 1, default=0)
-    limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=DEFAULT_LIMIT)
+    since = serializers.IntegerField(
+        min_value=0, max_value=2**63 - 1, default=0, help_text="Events with a greater seq (default 0)."
+    )
+    limit = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_LIMIT,
+        default=DEFAULT_LIMIT,
+        help_text=f"At most this many (default {DEFAULT_LIMIT}, max {MAX_LIMIT}).",
+    )
 
 
 class ProjectEventsView(APIView):
     @extend_schema(
-        parameters=[
-            OpenApiParameter("since", int, description="Events with a greater seq (default 0)."),
-            OpenApiParameter(
-                "limit", int, description=f"At most this many (default {DEFAULT_LIMIT}, max {MAX_LIMIT})."
-            ),
-        ],
+        parameters=[EventsQuerySerializer],
         responses={
-            200: inline_serializer(
-                "EventPage",
-                {
-                    "events": serializers.ListField(child=serializers.DictField()),
-                    "last_seq": serializers.IntegerField(),
-                    "has_more": serializers.BooleanField(),
-                },
+            200: EventPageSerializer,
+            410: error_response(
+                "`since` is older than the retained log: reload the project's state, then follow the feed "
+                "from its `event_seq`."
             ),
-            410: None,
         },
     )
     def get(self, request, project_pk):

@@ -3,12 +3,13 @@
 from django.http import HttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from taskflow.negotiation import JSON
+from taskflow.openapi import error_response
 from tasks import selectors, services
 from tasks.filters import TaskFilter
 from tasks.models import Membership, Project, Task
@@ -26,6 +27,7 @@ from tasks.serializers import (
     MemberRoleSerializer,
     MemberSerializer,
     ProjectSerializer,
+    TaskChangeSerializer,
     TaskSerializer,
 )
 
@@ -37,6 +39,40 @@ IF_MATCH = OpenApiParameter(
     OpenApiTypes.STR,
     OpenApiParameter.HEADER,
     description='The task version the change is based on, as `"<version>"`; 412 if it is not current.',
+)
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="An `ETag` this client has: 304 (no body) while it is still the current one.",
+)
+
+
+def _response_header(name: str, type_, codes: list[int], description: str, *, required: bool = True):
+    """A header of the responses with these status codes, for `extend_schema(parameters=...)`."""
+    return OpenApiParameter(
+        name, type_, OpenApiParameter.HEADER, description=description, response=codes, required=required
+    )
+
+
+TASK_ETAG = 'The task\'s version, as `"<version>"`: send it back in `If-Match` (or `If-None-Match`).'
+# A list is tagged only when it is filtered by one project the caller belongs to (its pages are
+# cached under the project's event seq: tasks.page_cache).
+PAGE_ETAG = (
+    "A weak tag of this page when the list is filtered by one `project`; it changes with every change of the project."
+)
+EVENT_SEQ = (
+    "The project's latest event seq, read before the tasks, when the list is filtered by one `project`: "
+    "follow its events from there."
+)
+NOT_MODIFIED = OpenApiResponse(description="Not Modified: `If-None-Match` names the current `ETag`; no body.")
+STALE_VERSION = OpenApiResponse(
+    TaskSerializer, description="Precondition Failed: `If-Match` names another version. The body is the current task."
+)
+TASK_WRITE = extend_schema(
+    request=TaskChangeSerializer,
+    parameters=[IF_MATCH, _response_header("ETag", OpenApiTypes.STR, [200, 412], TASK_ETAG)],
+    responses={200: TaskSerializer, 412: STALE_VERSION},
 )
 
 
@@ -126,6 +162,7 @@ class MemberViewSet(viewsets.GenericViewSet):
         )
         return Response(MemberSerializer(membership).data)
 
+    @extend_schema(responses={204: None, 400: error_response("The owner cannot be removed.")})
     def destroy(self, request, project_pk, user_id):
         project = self.get_project()
         membership = selectors.member_get(project=project, user_id=int(user_id))
@@ -134,9 +171,27 @@ class MemberViewSet(viewsets.GenericViewSet):
 
 
 @extend_schema_view(
-    update=extend_schema(parameters=[IF_MATCH]),
-    partial_update=extend_schema(parameters=[IF_MATCH]),
-    destroy=extend_schema(parameters=[IF_MATCH]),
+    list=extend_schema(
+        parameters=[
+            IF_NONE_MATCH,
+            _response_header("ETag", OpenApiTypes.STR, [200], PAGE_ETAG, required=False),
+            _response_header("ETag", OpenApiTypes.STR, [304], PAGE_ETAG),
+            _response_header("X-Event-Seq", OpenApiTypes.INT, [200], EVENT_SEQ, required=False),
+            _response_header("X-Event-Seq", OpenApiTypes.INT, [304], EVENT_SEQ),
+        ],
+        responses={200: TaskSerializer, 304: NOT_MODIFIED},
+    ),
+    create=extend_schema(parameters=[_response_header("ETag", OpenApiTypes.STR, [201], TASK_ETAG)]),
+    retrieve=extend_schema(
+        parameters=[IF_NONE_MATCH, _response_header("ETag", OpenApiTypes.STR, [200, 304], TASK_ETAG)],
+        responses={200: TaskSerializer, 304: NOT_MODIFIED},
+    ),
+    update=TASK_WRITE,
+    partial_update=TASK_WRITE,
+    destroy=extend_schema(
+        parameters=[IF_MATCH, _response_header("ETag", OpenApiTypes.STR, [412], TASK_ETAG)],
+        responses={204: None, 412: STALE_VERSION},
+    ),
 )
 class TaskViewSet(viewsets.ModelViewSet):
     serializer_class = TaskSerializer

@@ -107,7 +107,8 @@ class TaskSerializer(serializers.Serializer):
     assignee = serializers.IntegerField(
         source="assignee_id", min_value=1, max_value=MAX_ID, allow_null=True, required=False
     )
-    created_by = serializers.IntegerField(source="created_by_id", read_only=True)
+    # Null once its creator's account is deleted (tasks.services.user_delete).
+    created_by = serializers.IntegerField(source="created_by_id", read_only=True, allow_null=True)
     due_at = serializers.DateTimeField(allow_null=True, required=False)
     labels = serializers.ListField(
         child=StrictCharField(max_length=LABEL_MAX),
@@ -163,6 +164,18 @@ class TaskSerializer(serializers.Serializer):
         if "assignee_id" in attrs:
             attrs["assignee"] = attrs.pop("assignee_id")
         return attrs
+
+
+class TaskChangeSerializer(TaskSerializer):
+    """The body of a task's PUT or PATCH: a task's fields without `project`, which is chosen at
+    creation and never changes."""
+
+    # Only the schema uses it: TaskSerializer itself takes `project` as read-only in an update.
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields.pop("project", None)
+        return fields
 
 
 _PRIORITY_NAMES = {rank: name for rank, name in Priority.choices}

@@ -4,10 +4,11 @@
 the project's owner and admins get past `selectors.project_get_for_webhooks`.
 """
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.response import Response
 
+from taskflow.openapi import error_response
 from webhooks import selectors, services
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.serializers import (
@@ -17,8 +18,16 @@ from webhooks.serializers import (
     WebhookSerializer,
 )
 
+# Reads are refused too: only the owner and admins see a project's webhooks (writes get the 403
+# of every write from the schema's generic errors).
+NOT_A_MANAGER = error_response("The caller is a member of the project but not its owner or an admin.")
+
 
 @extend_schema(tags=["webhooks"])
+@extend_schema_view(
+    list=extend_schema(responses={200: WebhookSerializer, 403: NOT_A_MANAGER}),
+    retrieve=extend_schema(responses={200: WebhookSerializer, 403: NOT_A_MANAGER}),
+)
 class WebhookViewSet(viewsets.GenericViewSet):
     """A project's webhook endpoints."""
 
@@ -62,6 +71,7 @@ class WebhookViewSet(viewsets.GenericViewSet):
 
 
 @extend_schema(tags=["webhooks"])
+@extend_schema_view(list=extend_schema(responses={200: DeliverySerializer, 403: NOT_A_MANAGER}))
 class DeliveryViewSet(viewsets.GenericViewSet):
     """The delivery log of one endpoint, newest first, and redelivery."""
 
@@ -82,11 +92,14 @@ class DeliveryViewSet(viewsets.GenericViewSet):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(DeliverySerializer(page, many=True).data)
 
-    @extend_schema(responses={200: DeliveryDetailSerializer})
+    @extend_schema(responses={200: DeliveryDetailSerializer, 403: NOT_A_MANAGER})
     def retrieve(self, request, project_pk, webhook_id, delivery_id):
         return Response(DeliveryDetailSerializer(self.get_object()).data)
 
-    @extend_schema(request=None, responses={202: DeliveryDetailSerializer})
+    @extend_schema(
+        request=None,
+        responses={202: DeliveryDetailSerializer, 400: error_response("The webhook is switched off.")},
+    )
     def redeliver(self, request, project_pk, webhook_id, delivery_id):
         """Send the delivery's event again, as a new delivery (new id, signed anew), queued now."""
         redelivery = services.delivery_redeliver(delivery=self.get_object(), actor=request.user)

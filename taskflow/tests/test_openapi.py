@@ -1,0 +1,284 @@
+"""The OpenAPI schema at /api/schema/: a valid document that names every response each operation
+can give (with its headers) and each event type's data, and that a live server keeps to."""
+
+import json
+
+import pytest
+from django.test import Client
+from openapi_schema_validator import OAS30Validator
+from openapi_spec_validator import validate
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT4
+
+from realtime.models import EventType
+
+SCHEMA_URI = "urn:taskflow:openapi"
+
+TASK = "/api/tasks/{id}/"
+TASKS = "/api/tasks/"
+EVENTS = "/api/projects/{project_pk}/events/"
+AUTH_THROTTLED = ["/api/auth/register/", "/api/auth/token/", "/api/auth/token/refresh/", "/api/auth/token/verify/"]
+# Every endpoint but these needs a signed-in caller (API.md); the API root is public too.
+PUBLIC = {*AUTH_THROTTLED, "/api/auth/logout/", "/api/"}
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict:
+    """The schema as /api/schema/ serves it (building it reads no database)."""
+    response = Client().get("/api/schema/", {"format": "json"})
+    assert response.status_code == 200
+    return json.loads(response.content)
+
+
+def operations(schema: dict):
+    """(method, path, operation) of every operation in the schema."""
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            if method in {"get", "post", "put", "patch", "delete"}:
+                yield method.upper(), path, operation
+
+
+def responses(schema: dict, method: str, path: str) -> dict:
+    return schema["paths"][path][method.lower()]["responses"]
+
+
+def body_schema(response: dict) -> dict:
+    return response["content"]["application/json"]["schema"]
+
+
+def ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def header_parameters(schema: dict, method: str, path: str) -> set[str]:
+    parameters = schema["paths"][path][method.lower()].get("parameters", [])
+    return {parameter["name"] for parameter in parameters if parameter["in"] == "header"}
+
+
+def validator(schema: dict, component: str) -> OAS30Validator:
+    """A validator of instances of one component, resolving references within the schema."""
+    registry = Registry().with_resource(SCHEMA_URI, Resource.from_contents(schema, default_specification=DRAFT4))
+    return OAS30Validator({"$ref": f"{SCHEMA_URI}#/components/schemas/{component}"}, registry=registry)
+
+
+# --- The document -------------------------------------------------------------------------------
+
+
+def test_schema_is_a_valid_openapi_document(schema):
+    validate(schema)  # raises, naming the first problem
+
+
+def test_error_bodies_are_components(schema):
+    components = schema["components"]["schemas"]
+    assert components["Error"]["required"] == ["detail"]
+    assert components["ValidationError"]["additionalProperties"]["oneOf"][0] == {
+        "type": "array",
+        "items": {"type": "string"},
+    }
+
+
+# --- Responses of every operation ---------------------------------------------------------------
+
+
+def test_every_operation_that_needs_a_login_documents_401(schema):
+    missing = [
+        (method, path)
+        for method, path, operation in operations(schema)
+        if path not in PUBLIC and "401" not in operation["responses"]
+    ]
+    assert missing == []
+
+
+def test_401_names_the_bearer_scheme_in_www_authenticate(schema):
+    assert "WWW-Authenticate" in responses(schema, "GET", TASKS)["401"]["headers"]
+
+
+def test_register_and_the_api_root_document_no_401(schema):
+    assert "401" not in responses(schema, "POST", "/api/auth/register/")
+    assert "401" not in responses(schema, "GET", "/api/")
+
+
+@pytest.mark.parametrize("path", ["/api/auth/token/", "/api/auth/token/refresh/", "/api/auth/token/verify/"])
+def test_token_endpoints_document_the_401_they_answer_for_bad_credentials(schema, path):
+    assert body_schema(responses(schema, "POST", path)["401"]) == ref("Error")
+
+
+def test_logout_documents_401_for_a_bad_refresh_token(schema):
+    assert "401" in responses(schema, "POST", "/api/auth/logout/")
+
+
+def test_every_operation_with_an_id_in_its_path_documents_404(schema):
+    missing = [
+        (method, path)
+        for method, path, operation in operations(schema)
+        if "{" in path and "404" not in operation["responses"]
+    ]
+    assert missing == []
+
+
+def test_paged_lists_document_404_for_a_page_past_the_last(schema):
+    assert "404" in responses(schema, "GET", "/api/projects/")
+    assert "404" in responses(schema, "GET", TASKS)
+
+
+def test_every_operation_with_a_body_documents_400_and_413(schema):
+    missing = [
+        (method, path, code)
+        for method, path, operation in operations(schema)
+        if "requestBody" in operation
+        for code in ("400", "413")
+        if code not in operation["responses"]
+    ]
+    assert missing == []
+
+
+def test_400_is_field_errors_or_detail(schema):
+    assert body_schema(responses(schema, "POST", TASKS)["400"]) == {"oneOf": [ref("ValidationError"), ref("Error")]}
+
+
+def test_every_signed_in_write_documents_403(schema):
+    missing = [
+        (method, path)
+        for method, path, operation in operations(schema)
+        if method != "GET" and path not in PUBLIC and "403" not in operation["responses"]
+    ]
+    assert missing == []
+
+
+def test_reads_document_403_only_where_a_role_can_refuse_them(schema):
+    assert "403" not in responses(schema, "GET", TASK)
+    assert "403" not in responses(schema, "GET", "/api/projects/{id}/")
+    assert "403" in responses(schema, "GET", "/api/projects/{project_pk}/webhooks/")
+
+
+@pytest.mark.parametrize("path", AUTH_THROTTLED)
+def test_throttled_auth_endpoints_document_429_with_retry_after(schema, path):
+    response = responses(schema, "POST", path)["429"]
+    assert body_schema(response) == ref("Error")
+    assert response["headers"]["Retry-After"]["required"] is True
+
+
+def test_unthrottled_endpoints_document_no_429(schema):
+    assert "429" not in responses(schema, "POST", TASKS)
+    assert "429" not in responses(schema, "POST", "/api/auth/logout/")
+
+
+def test_member_removal_documents_400_for_the_owner(schema):
+    assert "400" in responses(schema, "DELETE", "/api/projects/{project_pk}/members/{user_id}/")
+
+
+# --- Tasks: versions, ETags and the list's seq --------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["PATCH", "PUT", "DELETE"])
+def test_task_writes_document_412_with_the_current_task_and_its_etag(schema, method):
+    response = responses(schema, method, TASK)["412"]
+    assert body_schema(response) == ref("Task")
+    assert response["headers"]["ETag"]["required"] is True
+    assert "If-Match" in header_parameters(schema, method, TASK)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "code"),
+    [("GET", TASK, "200"), ("PATCH", TASK, "200"), ("PUT", TASK, "200"), ("POST", TASKS, "201")],
+)
+def test_task_responses_document_the_etag(schema, method, path, code):
+    assert responses(schema, method, path)[code]["headers"]["ETag"]["required"] is True
+
+
+def test_task_detail_documents_304_for_if_none_match(schema):
+    response = responses(schema, "GET", TASK)["304"]
+    assert "content" not in response
+    assert response["headers"]["ETag"]["required"] is True
+    assert "If-None-Match" in header_parameters(schema, "GET", TASK)
+
+
+def test_task_list_documents_304_with_its_etag_and_event_seq(schema):
+    response = responses(schema, "GET", TASKS)["304"]
+    assert "content" not in response
+    assert {name for name, header in response["headers"].items() if header.get("required")} == {"ETag", "X-Event-Seq"}
+    assert "If-None-Match" in header_parameters(schema, "GET", TASKS)
+
+
+def test_task_list_documents_its_etag_and_event_seq_as_sometimes_sent(schema):
+    # Only a list filtered by one project carries them.
+    headers = responses(schema, "GET", TASKS)["200"]["headers"]
+    assert set(headers) == {"ETag", "X-Event-Seq"}
+    assert not any(header.get("required") for header in headers.values())
+    assert headers["X-Event-Seq"]["schema"]["type"] == "integer"
+
+
+def test_task_put_does_not_ask_for_the_project(schema):
+    body = schema["paths"][TASK]["put"]["requestBody"]["content"]["application/json"]["schema"]
+    component = schema["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]
+    assert "project" not in component["properties"]
+    assert component["required"] == ["title"]
+
+
+# --- The events feed ----------------------------------------------------------------------------
+
+
+def test_events_feed_documents_410_for_a_since_older_than_the_log(schema):
+    assert body_schema(responses(schema, "GET", EVENTS)["410"]) == ref("Error")
+
+
+def test_events_feed_documents_its_query_bounds(schema):
+    parameters = {parameter["name"]: parameter["schema"] for parameter in schema["paths"][EVENTS]["get"]["parameters"]}
+    assert (parameters["since"]["minimum"], parameters["limit"]["minimum"], parameters["limit"]["maximum"]) == (
+        0,
+        1,
+        1000,
+    )
+
+
+def test_every_event_type_has_a_component_chosen_by_its_type(schema):
+    event = schema["components"]["schemas"]["Event"]
+    assert event["discriminator"]["propertyName"] == "type"
+    assert set(event["discriminator"]["mapping"]) == set(EventType.values)
+
+
+@pytest.mark.parametrize(
+    ("event_type", "data"),
+    [
+        (EventType.TASK_CREATED, "Task"),
+        (EventType.TASK_UPDATED, "Task"),
+        (EventType.TASK_DELETED, "TaskDeletedData"),
+        (EventType.PROJECT_UPDATED, "ProjectEventData"),
+        (EventType.MEMBER_ADDED, "Member"),
+        (EventType.MEMBER_UPDATED, "Member"),
+        (EventType.MEMBER_REMOVED, "Member"),
+    ],
+)
+def test_each_event_type_documents_its_data(schema, event_type, data):
+    components = schema["components"]["schemas"]
+    component = components[
+        schema["components"]["schemas"]["Event"]["discriminator"]["mapping"][event_type].rsplit("/", 1)[1]
+    ]
+    assert component["properties"]["data"] == ref(data)
+    assert components[component["properties"]["type"]["$ref"].rsplit("/", 1)[1]]["enum"] == [event_type]
+
+
+def test_deleted_task_data_is_its_id_and_project(schema):
+    data = schema["components"]["schemas"]["TaskDeletedData"]
+    assert set(data["properties"]) == set(data["required"]) == {"id", "project"}
+
+
+def test_project_event_data_has_no_role_or_event_seq(schema):
+    properties = schema["components"]["schemas"]["ProjectEventData"]["properties"]
+    assert {"id", "name", "description", "owner"} <= set(properties)
+    assert not {"role", "event_seq"} & set(properties)
+
+
+def test_a_feed_with_every_event_type_matches_the_schema(schema, client, project, add_member):
+    member = add_member("member")
+    task = client.post(TASKS, {"project": project.pk, "title": "Draft"}).json()
+    client.patch(f"/api/tasks/{task['id']}/", {"title": "Final"})
+    client.delete(f"/api/tasks/{task['id']}/")
+    client.patch(f"/api/projects/{project.pk}/", {"name": "Renamed"})
+    client.patch(f"/api/projects/{project.pk}/members/{member.pk}/", {"role": "viewer"})
+    client.delete(f"/api/projects/{project.pk}/members/{member.pk}/")
+
+    body = client.get(f"/api/projects/{project.pk}/events/").json()
+
+    assert {event["type"] for event in body["events"]} == set(EventType.values)
+    assert [error.message for error in validator(schema, "EventPage").iter_errors(body)] == []
