@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from accounts.models import User
-from tasks.services import user_delete
+from accounts.services import user_delete
 
 
 @admin.register(User)

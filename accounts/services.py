@@ -1,10 +1,11 @@
-"""Account use cases: registration, profile changes, password change and session ending."""
+"""Account use cases: registration, profile changes, password change, session ending, deletion."""
 
 from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from accounts.models import User
+from accounts.signals import user_deleting
 
 
 @transaction.atomic
@@ -43,3 +44,12 @@ def user_blacklist_refresh_tokens(*, user: User) -> int:
         [BlacklistedToken(token=token) for token in outstanding], ignore_conflicts=True
     )
     return len(created)
+
+
+@transaction.atomic
+def user_delete(*, user: User, actor: User | None) -> None:
+    """Delete a user account. `user_deleting` is sent first, in the same transaction, so that
+    every app changes its rows that refer to the user as its own writes would (the tasks app: the
+    user leaves every project, with events); a user who owns projects cannot be deleted."""
+    user_deleting.send(sender=User, user=user, actor=actor)
+    user.delete()

@@ -1,4 +1,4 @@
-"""Realtime app configuration: connects the signal receivers that record events."""
+"""Realtime app configuration: connects the receivers of the domain signals that record events."""
 
 from django.apps import AppConfig
 
@@ -8,4 +8,4 @@ class RealtimeConfig(AppConfig):
     verbose_name = "Realtime"
 
     def ready(self) -> None:
-        from realtime import signals  # noqa: F401  (connects the receivers)
+        from realtime import receivers  # noqa: F401  (connects the receivers)

@@ -4,9 +4,10 @@ Permission rules live here. Objects come from the selectors, scoped to the actor
 the actor's `role` in the project. Operators (the admin, `manage.py` commands) pass
 `operator=True`: Django's admin permissions authorise them, not project roles.
 
-Every change is recorded as an event by the receivers in `realtime.signals`, in the same transaction
-and attributed to the actor. Task changes also keep the task's due-date reminder in step
-(notifications.services.reminder_sync).
+Every write sends its domain signal (tasks.signals) inside its transaction, once the row is
+written, whoever listens: realtime records the event, notifications keeps the task's reminder in
+step. This app never imports them; a write that sends no signal is recorded nowhere, so every write
+to projects, members and tasks is here.
 """
 
 from collections.abc import Iterable, Iterator
@@ -17,12 +18,9 @@ from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
-from notifications.services import reminder_sync
-from realtime.context import acting_as
-from realtime.events import event_counter_held, event_counter_lock
-from realtime.signals import task_recorded
 from taskflow.errors import AccessDenied, InvalidInput, VersionMismatch
 from taskflow.sql import fetch_instance, sql, update_instance
+from tasks.event_counter import event_counter_held, event_counter_lock
 from tasks.models import (
     PROJECT_EDITORS,
     TASK_WRITERS,
@@ -33,15 +31,17 @@ from tasks.models import (
     Task,
     TaskLabel,
 )
+from tasks.payloads import member_payload, project_payload, task_deleted_payload, task_payload
+from tasks.signals import Change, member_changed, project_changed, task_changed
 
 TASK_EDITABLE_FIELDS = ("title", "description", "status", "priority", "assignee", "due_at", "labels", "position")
-# Fields whose change may start, move or cancel the task's due-date reminder.
-REMINDER_FIELDS = frozenset({"assignee_id", "due_at", "status"})
+# What a task creation changes: every field a client sees.
+_TASK_CREATED_FIELDS = frozenset(field.attname for field in Task._meta.concrete_fields)
 
 
 @contextmanager
 def _change_by(actor: User | None, *, project_id: int | None = None) -> Iterator[None]:
-    """One transaction whose events are attributed to `actor`.
+    """One transaction for a write of `actor`'s.
 
     Writers take their locks in one order, so that concurrent ones queue instead of deadlocking:
     the task rows they change, then the project's event counter (realtime.events), then the rest.
@@ -51,7 +51,7 @@ def _change_by(actor: User | None, *, project_id: int | None = None) -> Iterator
     shared lock on the project row, and two inserters upgrading theirs would deadlock) or lock
     other rows of it (members).
     """
-    with transaction.atomic(), acting_as(actor):
+    with transaction.atomic():
         if project_id is None:
             yield
         else:
@@ -79,7 +79,8 @@ def project_create(*, actor: User, name: str, description: str = "", owner: User
     owner = owner or actor
     with _change_by(actor):
         project = Project.objects.create(name=name, description=description, owner=owner)
-        Membership.objects.create(project=project, user=owner, role=Role.OWNER)
+        membership = Membership.objects.create(project=project, user=owner, role=Role.OWNER)
+        _member_changed(membership, actor=actor, change=Change.CREATED)
     return project
 
 
@@ -93,6 +94,9 @@ def project_update(*, project: Project, actor: User, data: dict, operator: bool 
         for name in fields:
             setattr(project, name, data[name])
         project.save(update_fields=[*fields, "updated_at"])
+        project_changed.send(
+            sender=Project, project=project, actor=actor, change=Change.UPDATED, payload=project_payload(project)
+        )
     return project
 
 
@@ -139,7 +143,9 @@ def member_add(
     with _change_by(actor, project_id=project.pk):
         if Membership.objects.filter(project=project, user=new_member).exists():
             raise InvalidInput("This user is already a member of the project.", field="user")
-        return Membership.objects.create(project=project, user=new_member, role=role)
+        membership = Membership.objects.create(project=project, user=new_member, role=role)
+        _member_changed(membership, actor=actor, change=Change.CREATED)
+    return membership
 
 
 def member_change_role(
@@ -161,6 +167,7 @@ def member_change_role(
     with _change_by(actor, project_id=project.pk):
         membership.role = role
         membership.save(update_fields=["role"])
+        _member_changed(membership, actor=actor, change=Change.UPDATED)
     return membership
 
 
@@ -175,8 +182,15 @@ def member_remove(*, project: Project, actor: User, membership: Membership, oper
         with event_counter_held(project.pk):
             # One save per task, so each unassignment is recorded as an event.
             for task in assigned:
-                _task_apply(task=task, changes={"assignee": None})
+                _task_apply(task=task, actor=actor, changes={"assignee": None})
             membership.delete()
+            _member_changed(membership, actor=actor, change=Change.DELETED)
+
+
+def _member_changed(membership: Membership, *, actor: User | None, change: Change) -> None:
+    member_changed.send(
+        sender=Membership, membership=membership, actor=actor, change=change, payload=member_payload(membership)
+    )
 
 
 # --- Tasks ----------------------------------------------------------------------------------------
@@ -209,7 +223,14 @@ def task_create(*, project: Project, actor: User, data: dict, operator: bool = F
         task.save()
         if task.labels:
             _label_index_replace(task, created=True)
-        reminder_sync(task=task, new=True)
+        task_changed.send(
+            sender=Task,
+            task=task,
+            actor=actor,
+            change=Change.CREATED,
+            fields=_TASK_CREATED_FIELDS,
+            payload=task_payload(task),
+        )
     return task
 
 
@@ -236,9 +257,9 @@ def task_update(
         current = task
         if expected_version is not None and expected_version != task.version:
             current = _task_lock(task, expected_version=expected_version)  # 412 unless it was since
-        if not _task_apply(task=current, changes=changes, if_unchanged=True):
+        if not _task_apply(task=current, actor=actor, changes=changes, if_unchanged=True):
             current = _task_lock(task, expected_version=expected_version)
-            _task_apply(task=current, changes=changes)
+            _task_apply(task=current, actor=actor, changes=changes)
     return current
 
 
@@ -247,7 +268,11 @@ def task_delete(*, task: Task, actor: User, expected_version: int | None = None,
     _require_role(task, TASK_WRITERS, operator=operator, action="delete tasks")
     with _change_by(actor):
         current = _task_lock(task, expected_version=expected_version)
+        payload = task_deleted_payload(current)
         current.delete()
+        task_changed.send(
+            sender=Task, task=current, actor=actor, change=Change.DELETED, fields=frozenset(), payload=payload
+        )
 
 
 def task_bulk_update(*, tasks: Iterable[Task], actor: User, changes: dict, operator: bool = False) -> int:
@@ -272,7 +297,7 @@ def _task_lock(task: Task, *, expected_version: int | None) -> Task:
     return current
 
 
-def _task_apply(*, task: Task, changes: dict, if_unchanged: bool = False) -> bool:
+def _task_apply(*, task: Task, actor: User | None, changes: dict, if_unchanged: bool = False) -> bool:
     """Write the fields that really change, bump the version and keep `completed_at` true.
 
     With `if_unchanged`, the row is written only if its version is still the instance's (the
@@ -281,7 +306,7 @@ def _task_apply(*, task: Task, changes: dict, if_unchanged: bool = False) -> boo
     """
     fields = []
     for name, value in changes.items():
-        attribute = "assignee_id" if name == "assignee" else name
+        attribute = _FOREIGN_KEYS.get(name, name)
         if getattr(task, attribute) != value:
             setattr(task, attribute, value)
             fields.append(attribute)
@@ -291,18 +316,20 @@ def _task_apply(*, task: Task, changes: dict, if_unchanged: bool = False) -> boo
         task.completed_at = timezone.now() if task.status == Status.DONE else None
         fields.append("completed_at")
     task.version += 1
-    # One row by its key: written out by hand (taskflow.sql), and the change recorded here, as the
-    # receiver of Task saves would.
+    # One row by its key: written out by hand (taskflow.sql).
     expected = {"version": task.version - 1} if if_unchanged else {}
     if not update_instance(task, [*fields, "version", "updated_at"], **expected):
         return False
-    task_recorded(task, created=False)
     if "labels" in fields:
         _label_index_replace(task, created=False)
-    if REMINDER_FIELDS.intersection(fields):
-        reminder_sync(task=task)
+    task_changed.send(
+        sender=Task, task=task, actor=actor, change=Change.UPDATED, fields=frozenset(fields), payload=task_payload(task)
+    )
     return True
 
+
+# Fields that are users, by id.
+_FOREIGN_KEYS = {"assignee": "assignee_id", "created_by": "created_by_id"}
 
 # Every task write locks its row, so the statement is written out (taskflow.sql).
 _LOCK_TASK = "SELECT * FROM {task} WHERE id = %s{for_update}"
@@ -311,8 +338,9 @@ _LOCK_TASK = "SELECT * FROM {task} WHERE id = %s{for_update}"
 # --- Users ----------------------------------------------------------------------------------------
 
 
-def user_delete(*, user: User, actor: User) -> None:
-    """Delete a user account, recording what that changes in every project as events.
+def user_projects_leave(*, user: User, actor: User | None) -> None:
+    """Record what deleting a user account changes in every project, before it is deleted (in the
+    transaction of accounts.services.user_delete, whose `user_deleting` signal calls this).
 
     The user leaves each project (their tasks there become unassigned) and the tasks they created
     lose their `created_by`, each with a `task.updated` event; the database's own SET NULL would
@@ -321,11 +349,8 @@ def user_delete(*, user: User, actor: User) -> None:
     """
     with _change_by(actor):
         _tasks_lock(Task.objects.filter(Q(created_by=user) | Q(assignee=user)))
-        memberships = Membership.objects.filter(user=user).exclude(role=Role.OWNER).select_related("project")
+        memberships = Membership.objects.filter(user=user).exclude(role=Role.OWNER).select_related("project", "user")
         for membership in memberships.order_by("project_id"):
             member_remove(project=membership.project, actor=actor, membership=membership, operator=True)
         for task in Task.objects.filter(created_by=user).order_by("project_id", "pk"):
-            task.created_by = None
-            task.version += 1
-            task.save(update_fields=["created_by", "version", "updated_at"])
-        user.delete()
+            _task_apply(task=task, actor=actor, changes={"created_by": None})

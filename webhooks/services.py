@@ -26,9 +26,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from realtime.events import event_counter_lock, event_record
+from realtime.events import event_record
 from realtime.models import Event, EventType
 from taskflow.errors import AccessDenied, InvalidInput, NotFound
+from tasks.event_counter import event_counter_lock
 from tasks.models import PROJECT_EDITORS, Project
 
 # Mutual imports of modules, not names: jobs run these services, and these services enqueue jobs.

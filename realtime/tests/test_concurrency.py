@@ -7,9 +7,9 @@ import pytest
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from realtime.events import event_seq_next
 from realtime.models import Event
 from tasks import services
+from tasks.event_counter import event_seq_next
 from tasks.models import Membership, Role, Task
 
 pytestmark = pytest.mark.django_db(transaction=True)
