@@ -4,7 +4,10 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from tasks.models import Task
+from tasks.models import Status, Task
+
+# Tasks in these states need no reminder.
+FINISHED = (Status.DONE, Status.CANCELLED)
 
 
 class ReminderStatus(models.TextChoices):
