@@ -148,7 +148,7 @@ def test_deliveries_are_sent_in_seq_order(project, endpoint, receiver, run_jobs)
 
 
 def test_a_long_backlog_is_dispatched_in_batches_without_losing_any(project, endpoint, receiver, run_jobs, monkeypatch):
-    monkeypatch.setattr(services, "DISPATCH_BATCH", 2)
+    monkeypatch.setattr(jobs, "DISPATCH_BATCH", 2)
     for index in range(5):
         make_task(project=project, title=f"Task {index}")
     run_jobs()
@@ -200,7 +200,7 @@ def test_the_sweep_leaves_endpoints_that_are_up_to_date_alone(project, endpoint,
     make_task(project=project)
     run_jobs()
 
-    assert services.endpoints_sweep() == 0
+    assert jobs.endpoints_sweep() == 0
     run_jobs()
     assert len(receiver.requests) == 1
 
@@ -295,8 +295,8 @@ def test_each_retry_waits_twice_as_long(project, endpoint, receiver, run_jobs, s
 
 
 def test_retry_delays_are_capped_at_an_hour():
-    assert services.retry_delay(30) == timedelta(hours=1)
-    assert services.retry_delay(1000) == timedelta(hours=1)
+    assert jobs.retry_delay(30) == timedelta(hours=1)
+    assert jobs.retry_delay(1000) == timedelta(hours=1)
 
 
 def test_a_delivery_fails_after_the_maximum_attempts(project, endpoint, receiver, run_jobs, settings):
