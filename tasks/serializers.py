@@ -1,10 +1,12 @@
-"""Input and output shapes of projects, members and tasks; also the payloads of their events."""
+"""Input of projects, members and tasks, and the API's description of their output.
+
+What they render is their payload (tasks.payloads), which their events carry too; the declared
+fields describe it to the browsable API and the OpenAPI schema, and tests keep the two equal.
+"""
 
 import copy
 from collections.abc import Mapping
-from datetime import datetime
 
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -22,6 +24,7 @@ from tasks.models import (
     Status,
     Task,
 )
+from tasks.payloads import MemberPayload, ProjectPayload, TaskPayload, member_payload, project_payload, task_payload
 
 # Ids arrive as JSON numbers; beyond a signed 64-bit integer no row can match.
 MAX_ID = 2**63 - 1
@@ -45,6 +48,9 @@ class ProjectEventDataSerializer(serializers.ModelSerializer):
         model = Project
         fields = ["id", "name", "description", "owner", "created_at", "updated_at"]
 
+    def to_representation(self, instance: Project) -> ProjectPayload:
+        return project_payload(instance)
+
 
 class MemberSerializer(serializers.ModelSerializer):
     username = serializers.CharField(source="user.username", read_only=True)
@@ -53,6 +59,9 @@ class MemberSerializer(serializers.ModelSerializer):
         model = Membership
         fields = ["user", "username", "role", "joined_at"]
         read_only_fields = fields
+
+    def to_representation(self, instance: Membership) -> MemberPayload:
+        return member_payload(instance)
 
 
 @extend_schema_field(
@@ -124,7 +133,7 @@ class TaskSerializer(serializers.Serializer):
     def get_fields(self):
         if self.partial and isinstance(getattr(self, "initial_data", None), Mapping):
             # A partial update validates only the fields it sends (DRF skips the others) and
-            # renders through task_representation, so only those are built: DRF deep-copies every
+            # renders through task_payload, so only those are built: DRF deep-copies every
             # declared field per serializer, a fifth of a PATCH's time.
             fields = {
                 name: copy.deepcopy(field) for name, field in self._declared_fields.items() if name in self.initial_data
@@ -146,10 +155,10 @@ class TaskSerializer(serializers.Serializer):
             )
         return fields
 
-    def to_representation(self, instance: Task) -> dict:
-        # Every list, detail, write response and task event renders tasks: task_representation
-        # builds the same dict as the fields above would, without their per-field machinery.
-        return task_representation(instance)
+    def to_representation(self, instance: Task) -> TaskPayload:
+        # Every list, detail and write response renders tasks, and every task event carries one:
+        # task_payload builds the same dict as the fields above would, without their machinery.
+        return task_payload(instance)
 
     def validate_labels(self, value: list[str]) -> list[str]:
         seen = set()
@@ -176,40 +185,3 @@ class TaskChangeSerializer(TaskSerializer):
         fields = super().get_fields()
         fields.pop("project", None)
         return fields
-
-
-_PRIORITY_NAMES = {rank: name for rank, name in Priority.choices}
-
-
-def _datetime_text(value: datetime | None, zone) -> str | None:
-    """ISO 8601 in `zone` (the current time zone), `Z` for UTC: what DRF's DateTimeField renders."""
-    if value is None:
-        return None
-    text = value.astimezone(zone).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-def task_representation(task: Task) -> dict:
-    """A task as the API shows it: exactly what TaskSerializer's declared fields produce.
-
-    Written out by hand because rendering pages of tasks field by field through DRF dominated
-    the cost of a list request (bench/README.md); a test keeps the two identical.
-    """
-    zone = timezone.get_current_timezone()
-    return {
-        "id": task.pk,
-        "project": task.project_id,
-        "title": task.title,
-        "description": task.description,
-        "status": task.status,
-        "priority": _PRIORITY_NAMES[task.priority],
-        "assignee": task.assignee_id,
-        "created_by": task.created_by_id,
-        "due_at": _datetime_text(task.due_at, zone),
-        "labels": list(task.labels),
-        "position": float(task.position),
-        "version": task.version,
-        "created_at": _datetime_text(task.created_at, zone),
-        "updated_at": _datetime_text(task.updated_at, zone),
-        "completed_at": _datetime_text(task.completed_at, zone),
-    }
