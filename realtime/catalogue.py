@@ -5,6 +5,7 @@ The receivers (realtime.receivers) record events from it, docs/events.md is gene
 recorded, and one that is here is documented and applied to an old state by a test.
 """
 
+import typing
 from dataclasses import dataclass
 
 from django.dispatch import Signal
@@ -22,6 +23,7 @@ class EventKind:
     signal: Signal  # the domain signal that records it...
     change: Change  # ...when sent with this change
     payload: type  # the TypedDict of its `data` (tasks.payloads)
+    summary: str  # what happened, and what `data` is
     apply: str  # how a client keeping a copy of the project applies it
 
 
@@ -31,6 +33,7 @@ CATALOGUE: tuple[EventKind, ...] = (
         task_changed,
         Change.CREATED,
         TaskPayload,
+        "A task was created: `data` is the new task, as `GET /api/tasks/{id}/` shows it.",
         "store the task under its `id`",
     ),
     EventKind(
@@ -38,6 +41,7 @@ CATALOGUE: tuple[EventKind, ...] = (
         task_changed,
         Change.UPDATED,
         TaskPayload,
+        "A task changed: `data` is the whole task after the change.",
         "store the task under its `id` (it replaces the whole task: every field is in `data`)",
     ),
     EventKind(
@@ -45,6 +49,7 @@ CATALOGUE: tuple[EventKind, ...] = (
         task_changed,
         Change.DELETED,
         TaskDeletedPayload,
+        "A task was deleted: `data` names it.",
         "remove the task with that `id`",
     ),
     EventKind(
@@ -52,6 +57,8 @@ CATALOGUE: tuple[EventKind, ...] = (
         project_changed,
         Change.UPDATED,
         ProjectPayload,
+        "The project's name or description changed: `data` is the project after the change, without "
+        "the caller's `role` and `event_seq` (they differ per caller and per event).",
         "merge `data` into the project (the caller's `role` and the `event_seq` are not in it)",
     ),
     EventKind(
@@ -59,6 +66,7 @@ CATALOGUE: tuple[EventKind, ...] = (
         member_changed,
         Change.CREATED,
         MemberPayload,
+        "A user joined the project: `data` is the new member. A new project's first event (seq 1) is its owner's.",
         "store the member under its `user`",
     ),
     EventKind(
@@ -66,6 +74,7 @@ CATALOGUE: tuple[EventKind, ...] = (
         member_changed,
         Change.UPDATED,
         MemberPayload,
+        "A member's role changed: `data` is the member after the change.",
         "store the member under its `user` (a new role)",
     ),
     EventKind(
@@ -73,6 +82,8 @@ CATALOGUE: tuple[EventKind, ...] = (
         member_changed,
         Change.DELETED,
         MemberPayload,
+        "A member left or was removed: `data` is the member as they were. Their tasks here were "
+        "unassigned first, one `task.updated` each.",
         "remove the member with that `user`; if it is you, forget the project",
     ),
 )
@@ -83,3 +94,44 @@ _BY_CHANGE = {(kind.signal, kind.change): kind.type for kind in CATALOGUE}
 def event_type_of(signal: Signal, change: Change) -> EventType:
     """The event type recording `change` sent on `signal`."""
     return _BY_CHANGE[signal, change]
+
+
+def _type_text(annotation) -> str:
+    """A payload field's type as the docs name it: `integer`, `string or null`, `list of string`."""
+    names = {int: "integer", str: "string", float: "number", bool: "boolean", type(None): "null"}
+    if typing.get_origin(annotation) is list:
+        return "list of " + _type_text(typing.get_args(annotation)[0])
+    arguments = typing.get_args(annotation)
+    if arguments:  # a union, `int | None`
+        return " or ".join(_type_text(argument) for argument in arguments)
+    return names.get(annotation, getattr(annotation, "__name__", str(annotation)))
+
+
+def catalogue_markdown() -> str:
+    """docs/events.md: every event type and its payload, as the catalogue has them."""
+    lines = [
+        "# Event types",
+        "",
+        "Generated from the event catalogue (`realtime/catalogue.py`) by `manage.py events_doc`: edit",
+        "the catalogue, not this file (a test fails when the two differ). Every event has `seq`,",
+        "`project`, `type`, `actor` and `at` ([realtime.md](realtime.md#events)); `data` is the",
+        "type's payload below.",
+        "",
+        "| type | what happened, and `data` | payload | apply it by |",
+        "|---|---|---|---|",
+    ]
+    for kind in CATALOGUE:
+        payload = kind.payload.__name__
+        lines.append(f"| `{kind.type.value}` | {kind.summary} | [{payload}](#{payload.lower()}) | {kind.apply} |")
+    for payload in dict.fromkeys(kind.payload for kind in CATALOGUE):
+        lines += [
+            "",
+            f"## {payload.__name__}",
+            "",
+            " ".join(payload.__doc__.split()),
+            "",
+            "| field | type |",
+            "|---|---|",
+        ]
+        lines += [f"| `{name}` | {_type_text(annotation)} |" for name, annotation in payload.__annotations__.items()]
+    return "\n".join(lines) + "\n"

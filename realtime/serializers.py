@@ -1,16 +1,17 @@
 """The shapes of the events feed, for its OpenAPI description: one component per event type.
 
 The feed renders events itself (`realtime.events.event_record`); these serializers only describe
-what it renders. Each event type has its own component, so that `data` is typed: the task for
-`task.created` and `task.updated`, `{id, project}` for `task.deleted`, the project (without the
-caller's `role` and `event_seq`) for `project.updated`, the member for `member.*`. `Event` is
-their union, told apart by `type`.
+what it renders. Each event type of the catalogue (realtime.catalogue) has its own component, so
+that `data` is typed by the type's payload: the task for `task.created` and `task.updated`,
+`{id, project}` for `task.deleted`, the project (without the caller's `role` and `event_seq`) for
+`project.updated`, the member for `member.*`. `Event` is their union, told apart by `type`.
 """
 
 from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework import serializers
 
-from realtime.models import EventType
+from realtime.catalogue import CATALOGUE, EventKind
+from tasks.payloads import MemberPayload, ProjectPayload, TaskDeletedPayload, TaskPayload
 from tasks.serializers import MemberSerializer, ProjectEventDataSerializer, TaskSerializer
 
 
@@ -30,70 +31,30 @@ class _EventSerializer(serializers.Serializer):
     at = serializers.DateTimeField()
 
 
-def _type_field(event_type: EventType) -> serializers.ChoiceField:
-    """The `type` of one event type's component: that type alone (an enum of one value)."""
-    return serializers.ChoiceField(choices=[event_type.value])
-
-
-class TaskCreatedEventSerializer(_EventSerializer):
-    """A task was created: `data` is the new task."""
-
-    type = _type_field(EventType.TASK_CREATED)
-    data = TaskSerializer()
-
-
-class TaskUpdatedEventSerializer(_EventSerializer):
-    """A task changed: `data` is the task after the change."""
-
-    type = _type_field(EventType.TASK_UPDATED)
-    data = TaskSerializer()
-
-
-class TaskDeletedEventSerializer(_EventSerializer):
-    """A task was deleted: `data` names it."""
-
-    type = _type_field(EventType.TASK_DELETED)
-    data = TaskDeletedDataSerializer()
-
-
-class ProjectUpdatedEventSerializer(_EventSerializer):
-    """The project's name or description changed: `data` is the project after the change."""
-
-    type = _type_field(EventType.PROJECT_UPDATED)
-    data = ProjectEventDataSerializer()
-
-
-class MemberAddedEventSerializer(_EventSerializer):
-    """A user joined the project: `data` is the new member."""
-
-    type = _type_field(EventType.MEMBER_ADDED)
-    data = MemberSerializer()
-
-
-class MemberUpdatedEventSerializer(_EventSerializer):
-    """A member's role changed: `data` is the member after the change."""
-
-    type = _type_field(EventType.MEMBER_UPDATED)
-    data = MemberSerializer()
-
-
-class MemberRemovedEventSerializer(_EventSerializer):
-    """A member left or was removed: `data` is the member as they were."""
-
-    type = _type_field(EventType.MEMBER_REMOVED)
-    data = MemberSerializer()
-
-
-# Keyed by the `type` that tells the components apart; every event type has one.
-EVENT_SERIALIZERS = {
-    EventType.TASK_CREATED: TaskCreatedEventSerializer,
-    EventType.TASK_UPDATED: TaskUpdatedEventSerializer,
-    EventType.TASK_DELETED: TaskDeletedEventSerializer,
-    EventType.PROJECT_UPDATED: ProjectUpdatedEventSerializer,
-    EventType.MEMBER_ADDED: MemberAddedEventSerializer,
-    EventType.MEMBER_UPDATED: MemberUpdatedEventSerializer,
-    EventType.MEMBER_REMOVED: MemberRemovedEventSerializer,
+# The serializer describing each payload of the catalogue (what its builder in tasks.payloads makes;
+# tasks/tests/test_payloads.py keeps the two equal).
+DATA_SERIALIZERS: dict[type, type[serializers.Serializer]] = {
+    TaskPayload: TaskSerializer,
+    TaskDeletedPayload: TaskDeletedDataSerializer,
+    ProjectPayload: ProjectEventDataSerializer,
+    MemberPayload: MemberSerializer,
 }
+
+
+def _event_serializer(kind: EventKind) -> type[serializers.Serializer]:
+    """The component of one event type: the common fields, `type` (that type alone) and its `data`."""
+    name = "".join(part.title() for part in kind.type.value.split("."))  # task.created -> TaskCreated
+    fields = {
+        "type": serializers.ChoiceField(choices=[kind.type.value]),
+        "data": DATA_SERIALIZERS[kind.payload](),
+        "__doc__": kind.summary,
+        "__module__": __name__,
+    }
+    return type(f"{name}EventSerializer", (_EventSerializer,), fields)
+
+
+# Keyed by the `type` that tells the components apart; every type of the catalogue has one.
+EVENT_SERIALIZERS = {kind.type: _event_serializer(kind) for kind in CATALOGUE}
 
 
 class EventPageSerializer(serializers.Serializer):

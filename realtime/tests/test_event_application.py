@@ -6,6 +6,7 @@ feed, the same records the WebSocket sends.
 
 import pytest
 
+from realtime.catalogue import CATALOGUE
 from realtime.tests.example_client import taskflow_sync
 
 pytestmark = pytest.mark.django_db
@@ -106,4 +107,47 @@ def test_removing_an_assignee_applies_as_task_updates_then_member_removed(client
         project.pk,
         expected_types=["member.added", "task.created", "task.updated", "member.removed"],
     )
+    _assert_in_sync(client, mirror, project.pk)
+
+
+# --- Every type of the catalogue -----------------------------------------------------------------
+
+
+def _task(client, project) -> dict:
+    return client.post("/api/tasks/", {"project": project.pk, "title": "Existing"}).json()
+
+
+# For each event type: a change that records it (after setting up what it needs).
+SCENARIOS = {
+    "task.created": lambda client, project, add_member: client.post(
+        "/api/tasks/", {"project": project.pk, "title": "New", "labels": ["a"], "due_at": "2031-01-01T00:00:00Z"}
+    ),
+    "task.updated": lambda client, project, add_member: client.patch(
+        f"/api/tasks/{_task(client, project)['id']}/", {"status": "done", "priority": "urgent", "labels": []}
+    ),
+    "task.deleted": lambda client, project, add_member: client.delete(f"/api/tasks/{_task(client, project)['id']}/"),
+    "project.updated": lambda client, project, add_member: client.patch(
+        f"/api/projects/{project.pk}/", {"description": "Changed"}
+    ),
+    "member.added": lambda client, project, add_member: add_member("viewer"),
+    "member.updated": lambda client, project, add_member: client.patch(
+        f"/api/projects/{project.pk}/members/{add_member('viewer').pk}/", {"role": "admin"}
+    ),
+    "member.removed": lambda client, project, add_member: client.delete(
+        f"/api/projects/{project.pk}/members/{add_member('member').pk}/"
+    ),
+}
+
+
+def test_every_type_of_the_catalogue_has_a_scenario_here():
+    assert set(SCENARIOS) == {kind.type.value for kind in CATALOGUE}
+
+
+@pytest.mark.parametrize("kind", CATALOGUE, ids=lambda kind: kind.type.value)
+def test_every_event_type_applies_to_the_previous_state(client, project, mirror, add_member, kind):
+    SCENARIOS[kind.type.value](client, project, add_member)
+    feed = client.get(f"/api/projects/{project.pk}/events/?since={mirror.seq}").json()
+    assert kind.type.value in [event["type"] for event in feed["events"]]
+    for event in feed["events"]:
+        mirror.apply(event)
     _assert_in_sync(client, mirror, project.pk)
