@@ -8,10 +8,12 @@ follow from how the view is built, the same way DRF produces them:
 - 401 when it needs a signed-in caller (its permissions are not all AllowAny);
 - 403 when it also changes something: the caller's role may not allow it, and a session login
   must pass Django's CSRF check;
-- 404 when its path names objects (missing and foreign ones alike) or it lists pages (a page
-  past the last one);
+- 404 when its path names objects (missing and foreign ones alike) or it lists pages (a `page`
+  that is not a page number);
 - 413 when it takes a body (larger than TASKFLOW_MAX_BODY_BYTES);
 - 429 with `Retry-After` when the view is throttled.
+
+Response components list every field as required: DRF renders them all.
 
 What only a view knows (410 of the events feed, 412 and 304 of tasks, the 401 of the token
 endpoints) it declares with `extend_schema`, using `error_response`; a code a view declares is
@@ -21,6 +23,7 @@ method, 406 for an `Accept` without JSON, 415 for a body that is not JSON) are l
 
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
+from drf_spectacular.settings import spectacular_settings
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework.permissions import SAFE_METHODS, AllowAny
 
@@ -103,6 +106,14 @@ class AutoSchema(SpectacularAutoSchema):
         operation["responses"] = dict(sorted(responses.items()))
         return operation
 
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction == "response" and spectacular_settings.COMPONENT_SPLIT_REQUEST and schema.get("properties"):
+            # A serializer renders every field it has, whatever `required` says (that is about
+            # input): a response has them all. Request bodies have components of their own.
+            schema["required"] = sorted(schema["properties"])
+        return schema
+
     def error_responses(self, operation: dict) -> dict[str, dict]:
         """The error responses that follow from the view's classes, the method and the operation."""
         locations = {parameter["in"] for parameter in operation.get("parameters", [])}
@@ -126,7 +137,7 @@ class AutoSchema(SpectacularAutoSchema):
         if "path" in locations:
             responses["404"] = self._error("Not found, or not visible to the caller: the two are never told apart.")
         elif "page" in parameters:
-            responses["404"] = self._error("The page is past the last one (or not a positive number).")
+            responses["404"] = self._error("`page` is not a page number (from 1 to 10,000,000).")
         if takes_body:
             responses["413"] = self._error("The request body is larger than the server accepts.")
         if self.view.get_throttles():

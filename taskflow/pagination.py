@@ -76,7 +76,7 @@ class PagePagination(BasePagination):
     def get_paginated_response_schema(self, schema):
         return {
             "type": "object",
-            "required": ["results"],
+            "required": ["next", "previous", "results"],
             "properties": {
                 "next": {"type": "string", "nullable": True, "format": "uri"},
                 "previous": {"type": "string", "nullable": True, "format": "uri"},
@@ -90,7 +90,7 @@ class PagePagination(BasePagination):
                 "name": self.page_query_param,
                 "required": False,
                 "in": "query",
-                "description": "The page, from 1; a page past the last one is a 404.",
+                "description": "The page, from 1: a page past the last one is empty; one that is no page number, 404.",
                 "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_number},
             },
             {

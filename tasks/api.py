@@ -23,6 +23,7 @@ from tasks.page_cache import (
     task_page_set,
 )
 from tasks.serializers import (
+    MAX_ID,
     MemberAddSerializer,
     MemberRoleSerializer,
     MemberSerializer,
@@ -173,6 +174,12 @@ class MemberViewSet(viewsets.GenericViewSet):
 @extend_schema_view(
     list=extend_schema(
         parameters=[
+            # An integer: the filter's own description says "number", and 1.5 is a 400.
+            OpenApiParameter(
+                "project",
+                {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+                description="A project id; filtered by one project, the list carries `X-Event-Seq` and an `ETag`.",
+            ),
             IF_NONE_MATCH,
             _response_header("ETag", OpenApiTypes.STR, [200], PAGE_ETAG, required=False),
             _response_header("ETag", OpenApiTypes.STR, [304], PAGE_ETAG),

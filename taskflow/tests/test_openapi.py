@@ -10,6 +10,7 @@ from openapi_spec_validator import validate
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
+from realtime.catalogue import CATALOGUE
 from realtime.models import EventType
 
 SCHEMA_URI = "urn:taskflow:openapi"
@@ -48,6 +49,11 @@ def body_schema(response: dict) -> dict:
 
 def ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
+
+
+def component(schema: dict, reference: str) -> dict:
+    """The component a `$ref` names."""
+    return schema["components"]["schemas"][reference.rsplit("/", 1)[1]]
 
 
 def header_parameters(schema: dict, method: str, path: str) -> set[str]:
@@ -116,7 +122,7 @@ def test_every_operation_with_an_id_in_its_path_documents_404(schema):
     assert missing == []
 
 
-def test_paged_lists_document_404_for_a_page_past_the_last(schema):
+def test_paged_lists_document_404_for_a_page_that_is_no_page_number(schema):
     assert "404" in responses(schema, "GET", "/api/projects/")
     assert "404" in responses(schema, "GET", TASKS)
 
@@ -208,11 +214,19 @@ def test_task_list_documents_its_etag_and_event_seq_as_sometimes_sent(schema):
     assert headers["X-Event-Seq"]["schema"]["type"] == "integer"
 
 
+def test_task_list_filter_by_project_takes_an_integer_id(schema):
+    [project] = [
+        parameter for parameter in schema["paths"][TASKS]["get"]["parameters"] if parameter["name"] == "project"
+    ]
+    assert (project["in"], project["schema"]["type"], project["schema"]["minimum"]) == ("query", "integer", 1)
+
+
 def test_task_put_does_not_ask_for_the_project(schema):
-    body = schema["paths"][TASK]["put"]["requestBody"]["content"]["application/json"]["schema"]
-    component = schema["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]
-    assert "project" not in component["properties"]
-    assert component["required"] == ["title"]
+    body = component(
+        schema, schema["paths"][TASK]["put"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    )
+    assert "project" not in body["properties"]
+    assert body["required"] == ["title"]
 
 
 # --- The events feed ----------------------------------------------------------------------------
@@ -256,6 +270,13 @@ def test_each_event_type_documents_its_data(schema, event_type, data):
     ]
     assert component["properties"]["data"] == ref(data)
     assert components[component["properties"]["type"]["$ref"].rsplit("/", 1)[1]]["enum"] == [event_type]
+
+
+def test_each_event_types_data_has_the_fields_of_its_payload_in_the_catalogue(schema):
+    mapping = schema["components"]["schemas"]["Event"]["discriminator"]["mapping"]
+    for kind in CATALOGUE:
+        data = component(schema, component(schema, mapping[kind.type])["properties"]["data"]["$ref"])
+        assert set(data["properties"]) == set(data["required"]) == set(kind.payload.__annotations__), kind.type
 
 
 def test_deleted_task_data_is_its_id_and_project(schema):
