@@ -5,7 +5,6 @@ from django.db import transaction
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from accounts.models import User
-from accounts.signals import user_deleting
 
 
 @transaction.atomic
@@ -48,8 +47,12 @@ def user_blacklist_refresh_tokens(*, user: User) -> int:
 
 @transaction.atomic
 def user_delete(*, user: User, actor: User | None) -> None:
-    """Delete a user account. `user_deleting` is sent first, in the same transaction, so that
-    every app changes its rows that refer to the user as its own writes would (the tasks app: the
-    user leaves every project, with events); a user who owns projects cannot be deleted."""
-    user_deleting.send(sender=User, user=user, actor=actor)
+    """Delete a user account, on behalf of `actor`.
+
+    Every deletion of a user, through here or not (the admin, a shell, a queryset), first sends
+    `user_deleting` in its transaction (accounts.receivers), so that every app changes its rows
+    that refer to the user as its own writes would: the tasks app removes the user from every
+    project and clears `created_by`, with events. A user who owns projects cannot be deleted.
+    """
+    user.deleted_by = actor  # for the receivers: who deleted the account
     user.delete()

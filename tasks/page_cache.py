@@ -1,5 +1,11 @@
 """Pages of one project's task list, cached under the project's event seq.
 
+The invariant this relies on: every visible change to a task moves its `version` and its
+project's event seq, and every visible change to a project or its members moves the seq. Every
+write to them is a service of tasks.services that sends a domain signal (whose event takes the next
+seq), and a user's deletion changes their memberships and tasks through those services first
+(accounts.receivers). tasks/tests/test_cache_invariant.py checks it for every service.
+
 Every change to a project's tasks and members is an event that moves the project's seq, so a page
 computed at seq S stays true while the seq is S: the key carries the seq, nothing is ever
 invalidated, and keys of past seqs simply expire. A page is the same for every member of the

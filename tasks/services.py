@@ -171,11 +171,14 @@ def member_change_role(
     return membership
 
 
-def member_remove(*, project: Project, actor: User, membership: Membership, operator: bool = False) -> None:
-    """Remove a member (anyone but the owner may also leave); their tasks here become unassigned."""
+def member_remove(*, project: Project, actor: User | None, membership: Membership, operator: bool = False) -> None:
+    """Remove a member (anyone but the owner may also leave); their tasks here become unassigned.
+
+    `actor` is None for the system (an account deleted without accounts.services), with `operator`.
+    """
     if membership.role == Role.OWNER:
         raise InvalidInput("The owner cannot be removed; delete the project or keep it.")
-    if membership.user_id != actor.pk:
+    if actor is None or membership.user_id != actor.pk:
         _require_member_manager(project, {membership.role}, operator=operator)
     with _change_by(actor):
         assigned = _tasks_lock(Task.objects.filter(project=project, assignee_id=membership.user_id))
