@@ -13,11 +13,23 @@ runs in one hop, on a bounded pool of threads, the way a threaded WSGI server ru
 the middleware and view, and `response.close()` (which sends `request_finished`). The event loop
 only reads the body and sends the response. Each pool thread keeps its own database connection
 for CONN_MAX_AGE, so the pool's size bounds the connections of a process.
+
+The body is read here, in the loop, before Django sees the request, so its size limit
+(TASKFLOW_MAX_BODY_BYTES) is enforced here too: Django's own checks (DATA_UPLOAD_MAX_MEMORY_SIZE,
+the JSON parser's bound) run only once the whole body has been read, and Django's ASGIHandler
+reads any body in full, to disk if need be. A Content-Length over the limit is answered 413
+before any of the body is read, and a body without one (chunked) is answered 413 as soon as it
+grows past the limit; the rest is never read and the connection is closed. A chunked body within
+the limit is given to Django with the Content-Length it turned out to have: Django's request and
+DRF take a missing Content-Length for an empty body. (Daphne hands over a body only once Twisted
+has received all of it; taskflow.daphne_body_limit holds the limit there.)
 """
 
 import asyncio
 import contextvars
 import functools
+import logging
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 
@@ -25,8 +37,17 @@ from django.conf import settings
 from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
-from django.http import FileResponse
+from django.http import FileResponse, JsonResponse
 from django.urls import set_script_prefix
+
+from taskflow.parsers import PayloadTooLarge
+
+# Where Django logs the 4xx responses it makes: this one never reaches Django.
+request_logger = logging.getLogger("django.request")
+
+
+class BodyTooLarge(Exception):
+    """The request's body is, or says it is, larger than TASKFLOW_MAX_BODY_BYTES."""
 
 
 class ThreadedASGIHandler(ASGIHandler):
@@ -42,8 +63,11 @@ class ThreadedASGIHandler(ASGIHandler):
         if scope["type"] != "http":
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
         try:
-            body_file = await self.read_body(receive)
+            body_file, scope = await self.read_bounded_body(scope, receive)
         except RequestAborted:
+            return
+        except BodyTooLarge:
+            await self.send_response(self.body_too_large(scope), send)
             return
         # The thread sees this context (the request id, the script prefix) as the loop does.
         serve = functools.partial(contextvars.copy_context().run, self._serve, scope, body_file)
@@ -54,6 +78,56 @@ class ThreadedASGIHandler(ASGIHandler):
             if response.streaming:
                 # Streamed (static files): its resources are released once it has been sent.
                 await asyncio.get_running_loop().run_in_executor(self.executor, response.close)
+
+    async def read_bounded_body(self, scope, receive):
+        """The body as a file, and the scope to build the request from; raises BodyTooLarge.
+
+        Like ASGIHandler.read_body, but stops at TASKFLOW_MAX_BODY_BYTES: at once when
+        Content-Length says more, or as soon as the bytes received pass it. A body that came
+        without a Content-Length gets one in the scope, its real size.
+        """
+        limit = settings.TASKFLOW_MAX_BODY_BYTES
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            raise BodyTooLarge()
+        # Returned open: the request reads it, and _serve closes it.
+        body_file = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, mode="w+b")  # noqa: SIM115
+        size = 0
+        try:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise RequestAborted()
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise BodyTooLarge()
+                # At most the limit (a megabyte by default): in memory or a quick local write.
+                body_file.write(chunk)
+                if not message.get("more_body", False):
+                    break
+        except BaseException:
+            body_file.close()
+            raise
+        body_file.seek(0)
+        if declared is None and size:
+            scope = {**scope, "headers": [*scope.get("headers", []), (b"content-length", str(size).encode())]}
+        return body_file, scope
+
+    def body_too_large(self, scope) -> JsonResponse:
+        """The 413 for a body over the limit, in DRF's shape; the connection closes after it,
+        since the rest of the body was not read."""
+        request_logger.warning(
+            "Payload Too Large: %s (body over %d bytes)",
+            scope.get("path", ""),
+            settings.TASKFLOW_MAX_BODY_BYTES,
+            extra={"status_code": 413},
+        )
+        response = JsonResponse({"detail": str(PayloadTooLarge.default_detail)}, status=413)
+        # No middleware runs for it (CommonMiddleware sets the length of Django's responses).
+        response["Content-Length"] = str(len(response.content))
+        response["Connection"] = "close"
+        return response
 
     def _serve(self, scope, body_file):
         """Everything synchronous about one request, in one worker thread; returns the response."""
@@ -72,6 +146,17 @@ class ThreadedASGIHandler(ASGIHandler):
                 # thread that used them (request_finished closes this thread's connections).
                 response.close()
             return response
+
+
+def _content_length(scope) -> int | None:
+    """The request's Content-Length, if it has a valid one (the server refuses invalid ones)."""
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
 
 
 def get_threaded_asgi_application() -> ThreadedASGIHandler:
