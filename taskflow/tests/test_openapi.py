@@ -13,7 +13,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
 from realtime.catalogue import CATALOGUE
-from realtime.models import EventType
+from realtime.models import Event, EventType
 from realtime.tests.servers import ROOT, TaskFlowServer, api
 
 SCHEMA_URI = "urn:taskflow:openapi"
@@ -64,10 +64,16 @@ def header_parameters(schema: dict, method: str, path: str) -> set[str]:
     return {parameter["name"] for parameter in parameters if parameter["in"] == "header"}
 
 
-def validator(schema: dict, component: str) -> OAS30Validator:
-    """A validator of instances of one component, resolving references within the schema."""
+def pointer(*parts: str) -> str:
+    """A JSON pointer into the schema, each part escaped (`/` in paths and media types)."""
+    return "".join("/" + part.replace("~", "~0").replace("/", "~1") for part in parts)
+
+
+def validator(schema: dict, location: str) -> OAS30Validator:
+    """A validator of instances of the schema at `location` (a JSON pointer into the document),
+    resolving the references it makes within the document."""
     registry = Registry().with_resource(SCHEMA_URI, Resource.from_contents(schema, default_specification=DRAFT4))
-    return OAS30Validator({"$ref": f"{SCHEMA_URI}#/components/schemas/{component}"}, registry=registry)
+    return OAS30Validator({"$ref": f"{SCHEMA_URI}#{location}"}, registry=registry)
 
 
 # --- The document -------------------------------------------------------------------------------
@@ -305,7 +311,71 @@ def test_a_feed_with_every_event_type_matches_the_schema(schema, client, project
     body = client.get(f"/api/projects/{project.pk}/events/").json()
 
     assert {event["type"] for event in body["events"]} == set(EventType.values)
-    assert [error.message for error in validator(schema, "EventPage").iter_errors(body)] == []
+    assert [
+        error.message for error in validator(schema, pointer("components", "schemas", "EventPage")).iter_errors(body)
+    ] == []
+
+
+# --- Responses the fuzzer does not reach, checked against the schema ----------------------------
+
+
+def assert_documented(schema: dict, method: str, path: str, response) -> None:
+    """The response's status is documented for the operation, with the headers documented as
+    always sent, and a body that validates against the documented one (none where none is)."""
+    code = str(response.status_code)
+    documented = responses(schema, method, path).get(code)
+    assert documented is not None, f"{code} is not documented for {method} {path}"
+    required = {name for name, header in documented.get("headers", {}).items() if header.get("required")}
+    assert {name for name in required if name not in response} == set()
+    if "content" not in documented:
+        assert response.content == b""
+        return
+    body = validator(
+        schema, pointer("paths", path, method.lower(), "responses", code, "content", "application/json", "schema")
+    )
+    assert [error.message for error in body.iter_errors(response.json())] == []
+
+
+def test_a_throttled_token_request_is_the_documented_429(schema, api_client, settings, user):
+    settings.TASKFLOW_AUTH_RATE = "1/min"
+    api_client.post("/api/auth/token/", {"username": user.username, "password": "wrong"})
+
+    response = api_client.post("/api/auth/token/", {"username": user.username, "password": "wrong"})
+
+    assert response.status_code == 429
+    assert_documented(schema, "POST", "/api/auth/token/", response)
+
+
+def test_a_stale_if_match_is_the_documented_412(schema, client, project):
+    task = client.post(TASKS, {"project": project.pk, "title": "Draft"}).json()
+    client.patch(f"/api/tasks/{task['id']}/", {"title": "Final"})
+
+    response = client.patch(f"/api/tasks/{task['id']}/", {"title": "Stale"}, HTTP_IF_MATCH='"1"')
+
+    assert response.status_code == 412
+    assert_documented(schema, "PATCH", TASK, response)
+
+
+def test_a_current_etag_is_the_documented_304_for_the_task_and_its_list(schema, client, project):
+    task = client.post(TASKS, {"project": project.pk, "title": "Draft"})
+    detail = client.get(f"/api/tasks/{task.json()['id']}/", HTTP_IF_NONE_MATCH=task["ETag"])
+    page = client.get(TASKS, {"project": project.pk})
+    unchanged = client.get(TASKS, {"project": project.pk}, HTTP_IF_NONE_MATCH=page["ETag"])
+
+    assert (detail.status_code, unchanged.status_code) == (304, 304)
+    assert_documented(schema, "GET", TASK, detail)
+    assert_documented(schema, "GET", TASKS, page)
+    assert_documented(schema, "GET", TASKS, unchanged)
+
+
+def test_a_since_older_than_the_log_is_the_documented_410(schema, client, project):
+    client.post(TASKS, {"project": project.pk, "title": "Draft"})
+    Event.objects.filter(project=project, seq=1).delete()
+
+    response = client.get(f"/api/projects/{project.pk}/events/")
+
+    assert response.status_code == 410
+    assert_documented(schema, "GET", EVENTS, response)
 
 
 # --- The live server keeps to the schema (schemathesis) -----------------------------------------
