@@ -54,7 +54,8 @@ urlpatterns = [
     path(
         "api/redoc/", SpectacularRedocView.as_view(url_name="schema", template_name="taskflow/redoc.html"), name="redoc"
     ),
-    re_path(r"^api/(?P<unmatched>.*)$", api_not_found),
+    # Any character, newlines included (`.` stops at one): every path under /api/ is answered in JSON.
+    re_path(r"^api/(?P<unmatched>[\s\S]*)$", api_not_found),
     path("api-auth/", include("rest_framework.urls")),
     path("docs", RedirectView.as_view(pattern_name="swagger-ui")),
     path("docs/", RedirectView.as_view(pattern_name="swagger-ui")),

@@ -30,9 +30,8 @@ def test_other_api_paths_reach_the_json_404(path):
     assert resolve(path).kwargs == {"unmatched": path.removeprefix("/api/")}
 
 
-# The catch-all's `.*` stops at a newline, so such a path gets Django's HTML 404 page (found by
-# schemathesis). The fix is in taskflow/urls.py: `(?P<unmatched>[\s\S]*)` (or `(?s:.*)`).
-@pytest.mark.xfail(strict=True, reason="taskflow/urls.py's catch-all does not match a newline")
+# A catch-all of `.*` stopped at a newline, so such a path got Django's HTML 404 page (found by
+# schemathesis).
 @pytest.mark.parametrize("path", ["/api/projects/1%0A/members/", "/api/%0A"])
 def test_a_path_with_a_newline_under_api_is_the_json_404(api_client, path):
     response = api_client.get(path)
