@@ -1,7 +1,12 @@
-"""The application's error type and its one mapping to HTTP responses."""
+"""The application's error type and its one mapping to HTTP responses.
 
+A service that misses a row it was given, because a DELETE of the task or of its project committed
+after the request read it (`ObjectDoesNotExist` from inside the service), answers 404: what the
+request would have got a moment later.
+"""
+
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -68,4 +73,9 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, ObjectDoesNotExist):
+        # Selectors turn a missing object into NotFound before any service runs; a service that
+        # still misses a row by its key (tasks.services._task_lock, tasks.event_counter.event_seq_next)
+        # lost it to a DELETE that committed after the request read it.
+        exc = exceptions.NotFound()
     return drf_exception_handler(exc, context)
