@@ -2,12 +2,15 @@
 
 A service that misses a row it was given, because a DELETE of the task or of its project committed
 after the request read it (`ObjectDoesNotExist` from inside the service), answers 404: what the
-request would have got a moment later.
+request would have got a moment later. A request Django refuses itself (`SuspiciousOperation`,
+`BadRequest`, and a `Host` header not in ALLOWED_HOSTS: taskflow.allowed_hosts) answers a 400 in
+DRF's shape under /api/ (`bad_request`, handler400).
 """
 
-from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
+from django.core.exceptions import DisallowedHost, ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -79,3 +82,16 @@ def exception_handler(exc, context):
         # lost it to a DELETE that committed after the request read it.
         exc = exceptions.NotFound()
     return drf_exception_handler(exc, context)
+
+
+def _is_api(request) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+def bad_request(request, exception):
+    """handler400: a request Django itself refused (`SuspiciousOperation`, `BadRequest`); JSON
+    under /api/, elsewhere Django's own page."""
+    if _is_api(request):
+        detail = "Invalid Host header." if isinstance(exception, DisallowedHost) else "Bad request."
+        return JsonResponse({"detail": detail}, status=400)
+    return defaults.bad_request(request, exception)

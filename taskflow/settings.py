@@ -69,6 +69,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "taskflow.request_id.RequestIdMiddleware",  # first: every response and log line gets the id
+    # Before anything asks for the host: a host not in ALLOWED_HOSTS is a plain 400 (JSON in /api/).
+    "taskflow.allowed_hosts.AllowedHostsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves the collected static files (admin, API docs) from the app's own processes, so a
     # deployment needs no separate file server; right after SecurityMiddleware, as WhiteNoise asks.
@@ -367,7 +369,8 @@ def logging_config(*, production: bool, level: str = "INFO") -> dict:
 
     A JSON line holds time (ISO 8601, UTC), level, logger, message, the request id when there is
     one, the exception when there is one, and any extra fields. Every handler carries the request
-    id (taskflow.request_id) and redacts secrets (taskflow.redaction).
+    id (taskflow.request_id), redacts secrets (taskflow.redaction), and logs a client's mistake
+    (a 4xx) as a warning without a traceback (taskflow.log_levels.ClientErrorsAreWarnings).
     """
     from pythonjsonlogger.core import RESERVED_ATTRS
 
@@ -391,13 +394,14 @@ def logging_config(*, production: bool, level: str = "INFO") -> dict:
                 # Django passes the request object along with its log lines (the message already
                 # names the path), uvicorn a copy of the message with terminal colours: no data.
                 "reserved_attrs": [*RESERVED_ATTRS, "request", "color_message"],
+            "client_errors_are_warnings": {"()": "taskflow.log_levels.ClientErrorsAreWarnings"},
             },
         },
         "handlers": {
             "console": {
                 "class": "logging.StreamHandler",
                 "formatter": "json" if production else "plain",
-                "filters": ["request_id", "redact_secrets"],
+                "filters": ["request_id", "redact_secrets", "client_errors_are_warnings"],
             }
         },
         "root": {"handlers": ["console"], "level": level},

@@ -33,6 +33,9 @@ def api_not_found(request, unmatched=""):
     return JsonResponse({"detail": "Not found."}, status=404)
 
 
+# What Django answers for a request it refused itself: JSON under /api/ (taskflow.errors).
+handler400 = "taskflow.errors.bad_request"
+
 urlpatterns = [
     # The hottest routes first (Django tries the patterns in order): the router's are anchored and
     # match no path the others match.
