@@ -33,8 +33,10 @@ def api_not_found(request, unmatched=""):
     return JsonResponse({"detail": "Not found."}, status=404)
 
 
-# What Django answers for a request it refused itself: JSON under /api/ (taskflow.errors).
+# What Django answers for a request it refused itself, and for an exception no view handled:
+# JSON under /api/, and a database that is away is a 503 wherever it fails (taskflow.errors).
 handler400 = "taskflow.errors.bad_request"
+handler500 = "taskflow.errors.server_error"
 
 urlpatterns = [
     # The hottest routes first (Django tries the patterns in order): the router's are anchored and

@@ -1,4 +1,5 @@
-"""Real processes for end-to-end tests: TaskFlow (Daphne or uvicorn), its worker, a private Redis.
+"""Real processes for end-to-end tests: TaskFlow (Daphne or uvicorn), its worker, a private Redis,
+and a TCP proxy to put between a server and a service it needs (to cut it off).
 
 Each process listens on a free port, is waited for until it answers (never a fixed sleep), and is
 stopped by the test that started it: only the processes started here are ever signalled.
@@ -10,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -37,13 +39,103 @@ def wait_until(predicate, *, timeout: float, what: str) -> None:
     raise TimeoutError(f"{what} did not happen within {timeout}s")
 
 
-def shared_database_url() -> str:
-    """The URL of the database this test runs on, for server processes to share it."""
+def shared_database_url(*, port: int | None = None) -> str:
+    """The URL of the database this test runs on, for server processes to share it; with `port`,
+    through that port on the loopback instead (a TCPProxy in front of the database)."""
     db = connection.settings_dict
     if db["ENGINE"] != "taskflow.db.mysql":
         raise RuntimeError("end-to-end tests share the test database with servers: they need MySQL")
     credentials = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"mysql://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 3306}/{db['NAME']}"
+    address = f"127.0.0.1:{port}" if port is not None else f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 3306}"
+    return f"mysql://{credentials}@{address}/{db['NAME']}"
+
+
+def database_address() -> tuple[str, int]:
+    """Host and port of the database this test runs on (MySQL)."""
+    db = connection.settings_dict
+    return db["HOST"] or "127.0.0.1", int(db["PORT"] or 3306)
+
+
+class TCPProxy:
+    """Forwards connections to a free loopback port on to `target`, in threads of this process.
+
+    stop() is an outage as the proxy's clients see it: new connections are refused and every open
+    one is dropped (both sides see it closed). start() again serves on the same port. Only the
+    sockets and threads made here are touched.
+    """
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = free_port()
+        self._listener: socket.socket | None = None
+        self._threads: list[threading.Thread] = []
+        self._sockets: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        self._spawn(self._accept, listener)
+
+    def stop(self) -> None:
+        """Refuse new connections and drop the open ones; returns once every thread has ended."""
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            # shutdown() wakes the thread blocked in accept(); close() alone would not.
+            with suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
+            listener.close()
+        with self._lock:
+            sockets, self._sockets = self._sockets, set()
+        for sock in sockets:
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        threads, self._threads = self._threads, []
+        for thread in threads:
+            thread.join(timeout=10)
+            if thread.is_alive():
+                raise RuntimeError(f"proxy thread {thread.name} did not end")
+
+    def _spawn(self, target, *args) -> None:
+        thread = threading.Thread(target=target, args=args, name=f"proxy-{self.port}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # stopped
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                if self._listener is not listener:  # stopped meanwhile
+                    client.close()
+                    upstream.close()
+                    return
+                self._sockets.update((client, upstream))
+                self._spawn(self._pump, client, upstream)
+                self._spawn(self._pump, upstream, client)
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        """Copy bytes one way until either side closes; then close the other way too."""
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        for sock in (source, sink):
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
 
 class ServerProcess:
