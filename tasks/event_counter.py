@@ -94,7 +94,6 @@ def event_counter_held(project_id: int) -> Iterator[None]:
             cursor.execute(sql(_GIVE_BACK_SEQ, project=Project), [project_id])
 
 
-
 # The event counter's statements, written out: they run in every write (taskflow.sql).
 _LOCK_COUNTER = "SELECT event_seq FROM {project} WHERE id = %s{for_update}"
 _NEXT_SEQ_MYSQL = "UPDATE {project} SET event_seq = LAST_INSERT_ID(event_seq + 1) WHERE id = %s"
