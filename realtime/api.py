@@ -38,8 +38,8 @@ class ProjectEventsView(APIView):
             ),
         },
     )
-    def get(self, request, project_pk):
-        project = project_get_for_user(user=request.user, project_id=int(project_pk))
+    def get(self, request, project_id):
+        project = project_get_for_user(user=request.user, project_id=int(project_id))
         query = EventsQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         since, limit = query.validated_data["since"], query.validated_data["limit"]

@@ -26,7 +26,7 @@ ROUTES: dict[str, dict[str, tuple[str, str]]] = {
     },
     "projects": {
         "projects": ("project-list", ""),
-        "project": ("project-list", "{project_id}/"),
+        "project": ("project-list", "{id}/"),
         "members": ("project-list", "{project_id}/members/"),
         "member": ("project-list", "{project_id}/members/{user_id}/"),
         "events": ("project-list", "{project_id}/events/"),
@@ -36,7 +36,7 @@ ROUTES: dict[str, dict[str, tuple[str, str]]] = {
     },
     "tasks": {
         "tasks": ("task-list", ""),
-        "task": ("task-list", "{task_id}/"),
+        "task": ("task-list", "{id}/"),
     },
     "docs": {
         "schema": ("schema", ""),

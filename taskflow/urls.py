@@ -44,14 +44,14 @@ urlpatterns = [
     path("api/", include(router.urls)),
     path("api/", ApiRootView.as_view(), name="api-root"),
     path("api/auth/", include("accounts.urls")),
-    re_path(rf"^api/projects/(?P<project_pk>{ID_PATTERN})/members/$", members, name="project-members"),
+    re_path(rf"^api/projects/(?P<project_id>{ID_PATTERN})/members/$", members, name="project-members"),
     re_path(
-        rf"^api/projects/(?P<project_pk>{ID_PATTERN})/members/(?P<user_id>{ID_PATTERN})/$",
+        rf"^api/projects/(?P<project_id>{ID_PATTERN})/members/(?P<user_id>{ID_PATTERN})/$",
         member,
         name="project-member",
     ),
     re_path(
-        rf"^api/projects/(?P<project_pk>{ID_PATTERN})/events/$", ProjectEventsView.as_view(), name="project-events"
+        rf"^api/projects/(?P<project_id>{ID_PATTERN})/events/$", ProjectEventsView.as_view(), name="project-events"
     ),
     path("api/", include("webhooks.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

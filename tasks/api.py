@@ -126,7 +126,7 @@ class ProjectViewSet(
 
 
 class MemberViewSet(viewsets.GenericViewSet):
-    """Members of one project: `/api/projects/{project_pk}/members/[{user_id}/]`."""
+    """Members of one project: `/api/projects/{project_id}/members/[{user_id}/]`."""
 
     serializer_class = MemberSerializer
     queryset = Membership.objects.none()  # for the schema; requests use get_queryset()
@@ -134,17 +134,17 @@ class MemberViewSet(viewsets.GenericViewSet):
     lookup_value_regex = ID_PATTERN
 
     def get_project(self):
-        return selectors.project_get_for_user(user=self.request.user, project_id=int(self.kwargs["project_pk"]))
+        return selectors.project_get_for_user(user=self.request.user, project_id=int(self.kwargs["project_id"]))
 
     def get_queryset(self):
         return selectors.member_list(project=self.get_project())
 
-    def list(self, request, project_pk):
+    def list(self, request, project_id):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(MemberSerializer(page, many=True).data)
 
     @extend_schema(request=MemberAddSerializer, responses={201: MemberSerializer})
-    def create(self, request, project_pk):
+    def create(self, request, project_id):
         project = self.get_project()
         serializer = MemberAddSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -152,7 +152,7 @@ class MemberViewSet(viewsets.GenericViewSet):
         return Response(MemberSerializer(membership).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=MemberRoleSerializer, responses={200: MemberSerializer})
-    def partial_update(self, request, project_pk, user_id):
+    def partial_update(self, request, project_id, user_id):
         project = self.get_project()
         membership = selectors.member_get(project=project, user_id=int(user_id))
         # A PATCH, so every field is optional: one without `role` changes nothing.
@@ -164,7 +164,7 @@ class MemberViewSet(viewsets.GenericViewSet):
         return Response(MemberSerializer(membership).data)
 
     @extend_schema(responses={204: None, 400: error_response("The owner cannot be removed.")})
-    def destroy(self, request, project_pk, user_id):
+    def destroy(self, request, project_id, user_id):
         project = self.get_project()
         membership = selectors.member_get(project=project, user_id=int(user_id))
         services.member_remove(project=project, actor=request.user, membership=membership)

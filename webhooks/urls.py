@@ -7,12 +7,12 @@ from webhooks.api import DeliveryViewSet, WebhookViewSet
 
 UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 
-WEBHOOK = rf"^projects/(?P<project_pk>{ID_PATTERN})/webhooks/(?P<webhook_id>{ID_PATTERN})/"
+WEBHOOK = rf"^projects/(?P<project_id>{ID_PATTERN})/webhooks/(?P<webhook_id>{ID_PATTERN})/"
 DELIVERY = rf"{WEBHOOK}deliveries/(?P<delivery_id>{UUID_PATTERN})/"
 
 urlpatterns = [
     re_path(
-        rf"^projects/(?P<project_pk>{ID_PATTERN})/webhooks/$",
+        rf"^projects/(?P<project_id>{ID_PATTERN})/webhooks/$",
         WebhookViewSet.as_view({"get": "list", "post": "create"}, suffix="List"),
         name="project-webhooks",
     ),

@@ -73,7 +73,7 @@ def test_api_root_lists_every_resource_a_client_uses(api_client):
     assert links["projects"]["members"] == "http://testserver/api/projects/{project_id}/members/"
     assert links["projects"]["events"] == "http://testserver/api/projects/{project_id}/events/"
     assert links["projects"]["webhooks"] == "http://testserver/api/projects/{project_id}/webhooks/"
-    assert links["tasks"] == {"tasks": "http://testserver/api/tasks/", "task": "http://testserver/api/tasks/{task_id}/"}
+    assert links["tasks"] == {"tasks": "http://testserver/api/tasks/", "task": "http://testserver/api/tasks/{id}/"}
     assert links["realtime"] == {"websocket": "ws://testserver/ws/"}
 
 
@@ -81,7 +81,7 @@ def test_every_link_of_the_api_root_reaches_a_view_of_its_own(api_client):
     links = api_client.get("/api/").json()
     urls = [url for group, routes in links.items() if group != "realtime" for url in routes.values()]
     for url in urls:
-        path = re.sub(r"\{\w+_id\}", "1", url.removeprefix("http://testserver"))
+        path = re.sub(r"\{\w+\}", "1", url.removeprefix("http://testserver"))
         assert resolve(path).func is not api_not_found, url
 
 
@@ -111,3 +111,12 @@ def test_browsable_task_filter_form_shows_real_names(session_client, project):
     assert "[invalid name]" not in html
     for label in ("Status", "Priority", "Assignee", "Due before", "Due after", "Updated since", "Search"):
         assert f">{label}<" in html or f">{label}:<" in html, label
+
+
+def test_every_templated_link_of_the_api_root_is_a_path_of_the_schema(api_client):
+    links = api_client.get("/api/").json()
+    schema_paths = set(api_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()["paths"])
+    templates = [url for routes in links.values() for url in routes.values() if "{" in url]
+    assert templates
+    for url in templates:
+        assert url.removeprefix("http://testserver") in schema_paths, url

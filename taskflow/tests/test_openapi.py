@@ -20,7 +20,7 @@ SCHEMA_URI = "urn:taskflow:openapi"
 
 TASK = "/api/tasks/{id}/"
 TASKS = "/api/tasks/"
-EVENTS = "/api/projects/{project_pk}/events/"
+EVENTS = "/api/projects/{project_id}/events/"
 AUTH_THROTTLED = ["/api/auth/register/", "/api/auth/token/", "/api/auth/token/refresh/", "/api/auth/token/verify/"]
 # Every endpoint but these needs a signed-in caller (API.md); the API root is public too.
 PUBLIC = {*AUTH_THROTTLED, "/api/auth/logout/", "/api/"}
@@ -163,7 +163,7 @@ def test_every_signed_in_write_documents_403(schema):
 def test_reads_document_403_only_where_a_role_can_refuse_them(schema):
     assert "403" not in responses(schema, "GET", TASK)
     assert "403" not in responses(schema, "GET", "/api/projects/{id}/")
-    assert "403" in responses(schema, "GET", "/api/projects/{project_pk}/webhooks/")
+    assert "403" in responses(schema, "GET", "/api/projects/{project_id}/webhooks/")
 
 
 @pytest.mark.parametrize("path", AUTH_THROTTLED)
@@ -179,7 +179,7 @@ def test_unthrottled_endpoints_document_no_429(schema):
 
 
 def test_member_removal_documents_400_for_the_owner(schema):
-    assert "400" in responses(schema, "DELETE", "/api/projects/{project_pk}/members/{user_id}/")
+    assert "400" in responses(schema, "DELETE", "/api/projects/{project_id}/members/{user_id}/")
 
 
 # --- Tasks: versions, ETags and the list's seq --------------------------------------------------
@@ -409,7 +409,7 @@ values = [{objects}]
 values = ["{member}", "{viewer}"]
 
 [parameters]
-project_pk = {{ dictionary = "project", probability = 0.8 }}
+project_id = {{ dictionary = "project", probability = 0.8 }}
 webhook_id = {{ dictionary = "webhook", probability = 0.8 }}
 id = {{ dictionary = "object", probability = 0.5 }}
 user_id = {{ dictionary = "member", probability = 0.5 }}

@@ -134,9 +134,9 @@ def test_schema_lists_every_documented_endpoint(api_client):
         "/api/auth/password/",
         "/api/projects/",
         "/api/projects/{id}/",
-        "/api/projects/{project_pk}/members/",
-        "/api/projects/{project_pk}/members/{user_id}/",
-        "/api/projects/{project_pk}/events/",
+        "/api/projects/{project_id}/members/",
+        "/api/projects/{project_id}/members/{user_id}/",
+        "/api/projects/{project_id}/events/",
         "/api/tasks/",
         "/api/tasks/{id}/",
     }
