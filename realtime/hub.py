@@ -6,9 +6,17 @@ every message to those sockets' outboxes: with a thousand subscribers an event
 crosses Redis once and is decoded once per process. The hub also checks the event log every
 TASKFLOW_WS_CHECK_SECONDS (one query for all subscribed projects) so that no socket stays behind
 when the channel layer loses a message (a Redis restart, a dropped pub/sub connection).
+
+When the layer itself fails, the hub does not wait for that check. Redis's pub/sub layer hides a
+lost connection (its receive just waits while the subscription is re-established in the
+background, and what is published meanwhile is gone), so the hub sends itself a probe through the
+layer every LAYER_PROBE_SECONDS. A probe that cannot be sent, or does not come back, means the
+layer is losing messages: from then on the hub reads the log at every probe and catches every
+socket up, and once probes come back again it re-joins its groups and catches up once more.
 """
 
 import asyncio
+import itertools
 import logging
 import os
 import socket
@@ -23,6 +31,12 @@ from realtime import access
 from realtime.events import project_group, user_group
 
 logger = logging.getLogger(__name__)
+
+# How often the hub checks that the channel layer carries its messages, and, while it does not,
+# how often it reads the log instead; how long a probe may take to come back before the layer is
+# taken to be losing messages. Together they bound how long a socket waits after a Redis restart.
+LAYER_PROBE_SECONDS = 0.2
+LAYER_ECHO_TIMEOUT_SECONDS = 0.3
 
 
 class ProjectHub:
@@ -50,12 +64,19 @@ class ProjectHub:
         self.channel: str | None = None
         self.tasks: list[asyncio.Task] = []
         self.membership_lock = asyncio.Lock()
+        self.layer_failing = False  # probes stopped coming back: the layer may be losing messages
+        self.probes: dict[int, asyncio.Future] = {}  # probe number -> waiting for it to come back
+        self.probe_numbers = itertools.count()
 
     async def _listen(self) -> None:
         """Open this process's layer channel on first use (under the membership lock)."""
         if self.channel is None:
             self.channel = await self.layer.new_channel()
-            self.tasks = [asyncio.create_task(self._receive()), asyncio.create_task(self._check_periodically())]
+            self.tasks = [
+                asyncio.create_task(self._receive()),
+                asyncio.create_task(self._check_periodically()),
+                asyncio.create_task(self._watch_layer()),
+            ]
 
     async def follow_user(self, user_id: int, consumer) -> None:
         """Hand the user's personal notifications to `consumer` (a socket signed in as them)."""
@@ -118,15 +139,21 @@ class ProjectHub:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                # The log check covers what is missed meanwhile.
-                logger.exception("Receiving from the channel layer failed; retrying in 1 s.")
-                await asyncio.sleep(1)
+                # A list-based layer (Redis unreachable) raises here; the probes notice it too,
+                # and the log covers what is missed meanwhile (_watch_layer).
+                if not self.layer_failing:
+                    logger.exception("Receiving from the channel layer failed; retrying.")
+                await asyncio.sleep(LAYER_PROBE_SECONDS)
                 continue
             if message.get("type") == "project.event":
                 self._take_event(message)
             elif message.get("type") == "user.notification":
                 for consumer in list(self.users.get(message["user"], ())):
                     consumer.notify(message["text"])
+            elif message.get("type") == "hub.probe":
+                echo = self.probes.get(message["number"])
+                if echo is not None and not echo.done():
+                    echo.set_result(None)
 
     def _take_event(self, message: dict) -> None:
         """Hand an event to the project's sockets in seq order, once per process.
@@ -208,6 +235,105 @@ class ProjectHub:
         except Exception:
             logger.exception("Could not report this process's socket count.")
 
+    async def _watch_layer(self) -> None:
+        """Probe the channel layer every LAYER_PROBE_SECONDS; while it fails, read the log instead.
+
+        A probe is a message to the hub's own channel, through the layer like any event. While
+        probes fail, every probe also catches every socket up from the log, so what the layer drops
+        (events published while Redis was down, or before the pub/sub connection subscribed again)
+        reaches the sockets within about a probe interval. When a probe comes back, the layer
+        carries messages again: the hub re-joins its groups (a restarted Redis forgot list-based
+        layers' groups) and catches up once more, for what was published just before.
+        """
+        while True:
+            started = time.monotonic()
+            failure = await self._probe()
+            try:
+                if failure is not None:
+                    if not self.layer_failing:
+                        logger.warning("The channel layer is losing messages (%s); reading the event log.", failure)
+                        self.layer_failing = True
+                    await self.catch_up()
+                elif self.layer_failing:
+                    await self._renew_groups()
+                    await self.catch_up()
+                    self.layer_failing = False
+                    logger.warning("The channel layer carries messages again; every socket was caught up.")
+            except Exception:
+                logger.exception("Catching the sockets up after a channel-layer failure failed; retrying.")
+            await asyncio.sleep(max(0.0, started + LAYER_PROBE_SECONDS - time.monotonic()))
+
+    async def _probe(self) -> str | None:
+        """Send a probe through the layer to this hub; None when it came back in time, else why not."""
+        number = next(self.probe_numbers)
+        echo = self.probes[number] = asyncio.get_running_loop().create_future()
+        try:
+            async with asyncio.timeout(LAYER_ECHO_TIMEOUT_SECONDS):
+                await self.layer.send(self.channel, {"type": "hub.probe", "number": number})
+                await echo
+        except TimeoutError:
+            return "a probe did not come back in time"
+        except Exception as error:
+            return f"a probe could not be sent: {error!r}"
+        finally:
+            self.probes.pop(number, None)
+        return None
+
+    async def _renew_groups(self) -> None:
+        """Join every group this process needs again (a no-op for groups it is still in)."""
+        async with self.membership_lock:
+            for project_id in list(self.subscribers):
+                await self.layer.group_add(project_group(project_id), self.channel)
+            for user_id in list(self.users):
+                await self.layer.group_add(user_group(user_id), self.channel)
+
+    async def catch_up(self) -> None:
+        """Bring every socket here up to its projects' latest seqs from the log, now.
+
+        Unlike the periodic check, this does not give the channel layer an interval to deliver
+        first: it runs when the layer is known to have lost messages. What the layer still
+        delivers afterwards is dropped by seq, here and by each socket.
+        """
+        project_ids = list(self.subscribers)
+        if not project_ids:
+            return
+        seqs = await access.project_event_seqs(project_ids)
+        for project_id in project_ids:
+            consumers = list(self.subscribers.get(project_id, ()))
+            current = seqs.get(project_id)
+            if not consumers:
+                continue
+            if current is None:
+                for consumer in consumers:
+                    consumer.enqueue(project_id, None, upto=0)
+                continue
+            self.seen[project_id] = current
+            behind = [c for c in consumers if c.last_seq.get(project_id, current) < current]
+            if behind:
+                oldest = min(c.last_seq[project_id] for c in behind)
+                messages = await access.event_messages(
+                    project_id, after=oldest, upto=current, limit=settings.TASKFLOW_WS_REPLAY_BATCH
+                )
+                logger.info("%d socket(s) behind on project %s; caught up from the log.", len(behind), project_id)
+                for consumer in behind:
+                    consumer.enqueue(project_id, messages, upto=current)
+            if project_id in self.subscribers:
+                self._released_through(project_id, current)
+
+    def _released_through(self, project_id: int, seq: int) -> None:
+        """The log brought the project's sockets here up to `seq`: stop holding anything up to it."""
+        if self.released.get(project_id, seq) <= seq:
+            self.released[project_id] = seq
+        held = self.held.get(project_id)
+        if not held:
+            return
+        for stale in [held_seq for held_seq in held if held_seq <= seq]:
+            del held[stale]
+        if held:
+            self._release(project_id, start=self.released[project_id] + 1)
+        elif (timer := self.gap_timers.pop(project_id, None)) is not None:
+            timer.cancel()
+
     async def check(self) -> None:
         """Catch up every socket that was already behind at the previous check, from the log.
 
@@ -215,13 +341,8 @@ class ProjectHub:
         is read for it; a deleted project revokes its subscriptions.
         """
         project_ids = list(self.subscribers)
-        async with self.membership_lock:
-            # Renew the group memberships: list-based layers expire them (group_expiry).
-            for project_id in project_ids:
-                if project_id in self.subscribers:
-                    await self.layer.group_add(project_group(project_id), self.channel)
-            for user_id in list(self.users):
-                await self.layer.group_add(user_group(user_id), self.channel)
+        # Renew the group memberships: list-based layers expire them (group_expiry).
+        await self._renew_groups()
         if not project_ids:
             return
         seqs = await access.project_event_seqs(project_ids)

@@ -27,7 +27,7 @@ def _require_mysql_and_redis() -> None:
         pytest.skip("end-to-end tests run in the MySQL + Redis pass (set DATABASE_URL and REDIS_URL)")
 
 
-def _servers(server: str, redis_url: str, count: int = 2) -> list[TaskFlowServer]:
+def _servers(server: str, redis_url: str, count: int = 2, **settings: str) -> list[TaskFlowServer]:
     prefix = f"e2e{uuid.uuid4().hex[:8]}"
     servers = [
         TaskFlowServer(
@@ -35,7 +35,7 @@ def _servers(server: str, redis_url: str, count: int = 2) -> list[TaskFlowServer
             database_url=shared_database_url(),
             redis_url=redis_url,
             channel_prefix=prefix,
-            TASKFLOW_WS_CHECK_SECONDS=WS_CHECK_SECONDS,
+            **{"TASKFLOW_WS_CHECK_SECONDS": WS_CHECK_SECONDS, **settings},
         )
         for _ in range(count)
     ]
@@ -202,6 +202,69 @@ async def test_redis_restart_during_writes_loses_and_duplicates_nothing(private_
 
     assert statuses == [200] * 200
     assert received == list(range(1, first_write_seq + 200))
+
+
+@pytest.fixture(params=["pubsub", "core"])
+def two_servers_checking_the_log_at_the_default_interval(request, server_kind, private_redis):
+    """Processes A and B on the private Redis with each channel layer, checking the log every 3 s
+    as deployed: a socket caught up sooner than that was caught up by the hub's recovery, not by
+    its periodic check. (A restarted Redis has forgotten the `core` layer's groups.)"""
+    servers = _servers(
+        server_kind, private_redis.url, TASKFLOW_WS_CHECK_SECONDS="3", TASKFLOW_CHANNEL_LAYER=request.param
+    )
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+async def test_every_socket_is_caught_up_within_a_second_of_redis_answering_again(
+    private_redis, two_servers_checking_the_log_at_the_default_interval
+):
+    a, b = two_servers_checking_the_log_at_the_default_interval
+    token, project, task = await asyncio.to_thread(_team, a)
+    connected = [await _connect(server, token, project, since=0) for server in (a, b, a, b)]
+    sockets = [socket for socket, _ in connected]
+    received = [[event["seq"] for event in replayed] for _, replayed in connected]
+    first_write_seq = received[0][-1] + 1
+
+    def write(count: int) -> None:
+        for index in range(count):
+            status, _ = api(
+                a if index % 2 == 0 else b, "PATCH", f"/api/tasks/{task}/", {"title": f"Edit {index}"}, token
+            )
+            assert status == 200
+
+    await asyncio.to_thread(private_redis.stop)
+    await asyncio.to_thread(write, 3)  # while Redis is down
+    await asyncio.to_thread(private_redis.start)  # returns once it answers PING
+    answering = time.monotonic()
+    await asyncio.to_thread(write, 3)  # right after it is back
+    last_seq = first_write_seq + 5
+
+    async def until_last(socket, seqs: list[int]) -> None:
+        while seqs[-1] < last_seq:
+            message = json.loads(await socket.recv())
+            assert message["type"] == "event", message
+            seqs.append(message["seq"])
+
+    async def all_until_last(within: float, what: str) -> None:
+        try:
+            await asyncio.wait_for(
+                asyncio.gather(*(until_last(s, seqs) for s, seqs in zip(sockets, received, strict=True))),
+                timeout=max(0.01, within),
+            )
+        except TimeoutError:
+            pytest.fail(f"not every socket got seq {last_seq} {what}: {[seqs[-1] for seqs in received]}")
+
+    await all_until_last(answering + 1.0 - time.monotonic(), "within 1 s of Redis answering")
+    # And events keep coming, at once, once the layer works again.
+    await asyncio.to_thread(write, 1)
+    last_seq += 1
+    await all_until_last(0.5, "within 0.5 s of its write")
+    for socket in sockets:
+        await socket.close()
+
+    assert received == [list(range(1, last_seq + 1))] * len(sockets)
 
 
 def _fresh_state(server: TaskFlowServer, token: str, project: int) -> dict:
