@@ -90,6 +90,18 @@ def add_member(project):
     return add
 
 
+@pytest.fixture(scope="module")
+def embedded_taskflow(tmp_path_factory):
+    """TaskFlow served as `make run` serves it (realtime.tests.servers.EmbeddedTaskFlow), one per
+    test module, on a SQLite file of its own whichever database the suite runs on."""
+    from realtime.tests.servers import EmbeddedTaskFlow
+
+    server = EmbeddedTaskFlow(tmp_path_factory.mktemp("embedded"))
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def run_jobs(db):
     """`run_jobs(due_by=None)`: run the background jobs that are due, as `manage.py worker` would."""

@@ -5,10 +5,9 @@ a worker in a process of its own ran reminders and sent their emails, but its no
 to a channel layer nobody listened to. So `taskflow.serve --workers` runs the worker in a thread
 of the server process instead, where its notifications reach the sockets like any event does.
 
-The thread runs django-tasks-db's own worker loop (`db_worker`'s Worker, what `manage.py worker`
+The thread runs django-tasks-db's own worker loop (operations.workers: what `manage.py worker`
 runs) without its signal handling, which only the main thread may install: the server owns the
-signals, and `stop()` ends the loop between jobs. The tripwire tests in
-operations/tests/test_embedded_worker.py fail if that class changes the parts used here.
+signals, and `stop()` ends the loop between jobs (the loop checks `running`).
 """
 
 import logging
@@ -18,6 +17,7 @@ import time
 from django_tasks_db.management.commands.db_worker import Worker
 
 from operations.periodic import periodic_schedule_all
+from operations.workers import worker_new
 
 logger = logging.getLogger(__name__)
 
@@ -52,16 +52,7 @@ class EmbeddedWorker:
             try:
                 for path in periodic_schedule_all():
                     logger.info("Scheduled the periodic job %s.", path)
-                self.worker = Worker(
-                    queue_names=["default"],
-                    interval=self.interval,
-                    batch=False,
-                    backend_name="default",
-                    startup_delay=False,
-                    max_tasks=None,
-                    worker_id=self.worker_id,
-                    excluded_queue_names=[],
-                )
+                self.worker = worker_new(worker_id=self.worker_id, interval=self.interval)
                 if self._stopping.is_set():
                     return
                 self.worker.run()

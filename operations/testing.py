@@ -5,9 +5,10 @@ from datetime import datetime
 from django.db import connection
 from django.tasks.base import TaskResultStatus
 from django.utils import timezone
-from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction
+
+from operations.workers import worker_new
 
 
 def commit_callbacks_run() -> None:
@@ -35,16 +36,7 @@ def jobs_run(*, due_by: datetime | None = None, limit: int = 1000) -> int:
         DBTaskResult.objects.filter(status=TaskResultStatus.READY, run_after__lte=due_by).update(
             run_after=timezone.now()
         )
-    worker = Worker(
-        queue_names=["*"],
-        interval=0,
-        batch=True,
-        backend_name="default",
-        startup_delay=False,
-        max_tasks=limit,
-        worker_id="test-worker",
-        excluded_queue_names=[],
-    )
+    worker = worker_new(worker_id="test-worker", interval=0, batch=True, max_tasks=limit)
     ran = 0
     while ran < limit:
         with exclusive_transaction():

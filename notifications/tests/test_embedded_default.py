@@ -14,17 +14,9 @@ from pathlib import Path
 import pytest
 import websockets
 
-from realtime.tests.servers import EmbeddedTaskFlow, api
+from realtime.tests.servers import api
 
 DEMO_PASSWORD = "taskflow-demo"
-
-
-@pytest.fixture(scope="module")
-def embedded(tmp_path_factory):
-    server = EmbeddedTaskFlow(tmp_path_factory.mktemp("embedded"))
-    server.start()
-    yield server
-    server.stop()
 
 
 def sign_in(server, username: str) -> str:
@@ -40,19 +32,19 @@ async def authenticated_socket(server, token: str):
     return socket
 
 
-async def test_reminder_reaches_the_assignee_socket_under_make_run(embedded):
-    token = sign_in(embedded, "demo-member")
-    _, me = api(embedded, "GET", "/api/auth/me/", token=token)
-    _, projects = api(embedded, "GET", "/api/projects/", token=token)
+async def test_reminder_reaches_the_assignee_socket_under_make_run(embedded_taskflow):
+    token = sign_in(embedded_taskflow, "demo-member")
+    _, me = api(embedded_taskflow, "GET", "/api/auth/me/", token=token)
+    _, projects = api(embedded_taskflow, "GET", "/api/projects/", token=token)
     project = projects["results"][0]["id"]
-    socket = await authenticated_socket(embedded, token)
+    socket = await authenticated_socket(embedded_taskflow, token)
     try:
         # Due within the reminder lead (an hour): the reminder is due at once.
         due_at = (datetime.now(UTC) + timedelta(minutes=30)).isoformat()
         started = time.monotonic()
         status, task = await asyncio.to_thread(
             api,
-            embedded,
+            embedded_taskflow,
             "POST",
             "/api/tasks/",
             {"project": project, "title": "Renew the certificate", "assignee": me["id"], "due_at": due_at},
@@ -78,16 +70,16 @@ async def test_reminder_reaches_the_assignee_socket_under_make_run(embedded):
     assert elapsed < 5, elapsed
 
 
-async def test_reminder_goes_to_the_assignee_only(embedded):
-    member_token, viewer_token = sign_in(embedded, "demo-member"), sign_in(embedded, "demo-viewer")
-    _, me = api(embedded, "GET", "/api/auth/me/", token=member_token)
-    _, projects = api(embedded, "GET", "/api/projects/", token=member_token)
-    viewer_socket = await authenticated_socket(embedded, viewer_token)
-    member_socket = await authenticated_socket(embedded, member_token)
+async def test_reminder_goes_to_the_assignee_only(embedded_taskflow):
+    member_token, viewer_token = sign_in(embedded_taskflow, "demo-member"), sign_in(embedded_taskflow, "demo-viewer")
+    _, me = api(embedded_taskflow, "GET", "/api/auth/me/", token=member_token)
+    _, projects = api(embedded_taskflow, "GET", "/api/projects/", token=member_token)
+    viewer_socket = await authenticated_socket(embedded_taskflow, viewer_token)
+    member_socket = await authenticated_socket(embedded_taskflow, member_token)
     try:
         due_at = (datetime.now(UTC) + timedelta(minutes=10)).isoformat()
         body = {"project": projects["results"][0]["id"], "title": "Rotate keys", "assignee": me["id"], "due_at": due_at}
-        status, _ = await asyncio.to_thread(api, embedded, "POST", "/api/tasks/", body, member_token)
+        status, _ = await asyncio.to_thread(api, embedded_taskflow, "POST", "/api/tasks/", body, member_token)
         assert status == 201
         assert json.loads(await asyncio.wait_for(member_socket.recv(), 10))["task"]["title"] == "Rotate keys"
         with pytest.raises(TimeoutError):
@@ -97,9 +89,11 @@ async def test_reminder_goes_to_the_assignee_only(embedded):
         await member_socket.close()
 
 
-def test_make_run_serves_one_process_with_the_worker_inside(embedded):
+def test_make_run_serves_one_process_with_the_worker_inside(embedded_taskflow):
     """No `manage.py worker` beside it: the only child of `taskflow.serve` is the server."""
-    children = Path(f"/proc/{embedded.process.pid}/task/{embedded.process.pid}/children").read_text().split()
+    children = (
+        Path(f"/proc/{embedded_taskflow.process.pid}/task/{embedded_taskflow.process.pid}/children").read_text().split()
+    )
     assert len(children) == 1
     command = Path(f"/proc/{children[0]}/cmdline").read_bytes().split(b"\0")
     assert b"taskflow.server_process" in command and b"--worker" in command

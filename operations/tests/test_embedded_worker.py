@@ -1,5 +1,5 @@
 """The worker inside a server process (operations.embedded), and tripwires on the django-tasks-db
-worker it runs: if that class changes what the embedded worker relies on, these fail first."""
+worker it runs (operations.workers): if that class changes what they rely on, these fail first."""
 
 import inspect
 import time
@@ -11,6 +11,7 @@ from django_tasks_db.management.commands.db_worker import Worker
 
 from notifications.models import Reminder, ReminderStatus
 from operations.embedded import EmbeddedWorker
+from operations.workers import worker_new
 from tasks.tests.factories import make_task
 
 
@@ -42,16 +43,7 @@ def test_worker_takes_the_arguments_the_embedded_worker_gives():
 
 @pytest.mark.django_db(transaction=True)
 def test_worker_loop_ends_when_told_to_stop_running():
-    worker = Worker(
-        queue_names=["default"],
-        interval=0,
-        batch=False,
-        backend_name="default",
-        startup_delay=False,
-        max_tasks=None,
-        worker_id="tripwire",
-        excluded_queue_names=[],
-    )
+    worker = worker_new(worker_id="tripwire", interval=0)
     worker.running = False
     started = time.monotonic()
     worker.run()  # returns at once: `running` is what its loop checks

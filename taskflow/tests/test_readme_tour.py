@@ -9,9 +9,7 @@ import re
 import shutil
 import subprocess
 
-import pytest
-
-from realtime.tests.servers import ROOT, EmbeddedTaskFlow
+from realtime.tests.servers import ROOT
 
 README = ROOT / "README.md"
 # The status the README promises for a command, at the end of its last line: `...  # 201`.
@@ -38,15 +36,7 @@ def test_every_curl_of_the_tour_states_its_status():
     assert len(expected_statuses(block)) == curls
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    server = EmbeddedTaskFlow(tmp_path_factory.mktemp("tour"))
-    server.start()
-    yield server
-    server.stop()
-
-
-def test_readme_tour_answers_as_the_readme_says(server, tmp_path):
+def test_readme_tour_answers_as_the_readme_says(embedded_taskflow, tmp_path):
     assert shutil.which("curl"), "the tour needs curl"
     block = tour_block()
     assert "http://127.0.0.1:8000/api" in block
@@ -56,13 +46,13 @@ def test_readme_tour_answers_as_the_readme_says(server, tmp_path):
             "set -e -o pipefail",
             # Each curl also writes the status it got to the side file, in the order they ran.
             f"curl() {{ command curl -w '%{{stderr}}%{{http_code}}\\n' \"$@\" 2>>{statuses}; }}",
-            block.replace("http://127.0.0.1:8000/", f"{server.http}/"),
+            block.replace("http://127.0.0.1:8000/", f"{embedded_taskflow.http}/"),
         ]
     )
     result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     ran = [int(line) for line in statuses.read_text().split()] if statuses.exists() else []
 
-    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}\n{server.log()[-3000:]}"
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}\n{embedded_taskflow.log()[-3000:]}"
     assert ran == expected_statuses(block), result.stdout
     # What the tour's comments say it shows is in what it printed.
     assert "X-Event-Seq:" in result.stdout or "x-event-seq:" in result.stdout
