@@ -380,6 +380,7 @@ def logging_config(*, production: bool, level: str = "INFO") -> dict:
         "filters": {
             "request_id": {"()": "taskflow.request_id.RequestIdFilter"},
             "redact_secrets": {"()": "taskflow.redaction.RedactSecretsFilter"},
+            "client_errors_are_warnings": {"()": "taskflow.log_levels.ClientErrorsAreWarnings"},
         },
         "formatters": {
             "plain": {
@@ -394,7 +395,6 @@ def logging_config(*, production: bool, level: str = "INFO") -> dict:
                 # Django passes the request object along with its log lines (the message already
                 # names the path), uvicorn a copy of the message with terminal colours: no data.
                 "reserved_attrs": [*RESERVED_ATTRS, "request", "color_message"],
-            "client_errors_are_warnings": {"()": "taskflow.log_levels.ClientErrorsAreWarnings"},
             },
         },
         "handlers": {
