@@ -29,8 +29,9 @@ class JWTAuthentication(authentication.JWTAuthentication):
     carry the same signature; expiry and the user are checked on every request.
 
     An API request gets the user its token claims, checked against the database before the view
-    does anything (`user_check`, from the IsAuthenticated permission), or by the view's own query
-    (`user_check_by_row`) where that query already joins the user: one statement fewer.
+    does anything, by the IsAuthenticated permission (accounts.permissions): by the view's first
+    read when that query joins the user's row (`user_check_by_row`: one statement fewer), else
+    with a query of its own (`user_check`).
     """
 
     def authenticate(self, request):

@@ -1,4 +1,4 @@
-"""The API's default permission: an authenticated user, checked against the database first."""
+"""The API's default permission, and the one place a request's caller is checked against the database."""
 
 from rest_framework import permissions
 
@@ -6,15 +6,22 @@ from accounts.authentication import user_check
 
 
 class IsAuthenticated(permissions.IsAuthenticated):
-    """DRF's IsAuthenticated; a user known from a token's claims is checked (one query) first.
+    """DRF's IsAuthenticated; a user known only from a token's claims is then checked, before the
+    view runs: active, and the token issued since the last password change (401 otherwise).
 
-    A view whose own query checks the user for some actions (it joins the user's row: see
-    `accounts.authentication.user_check_by_row`) names them in `actions_checking_the_user`.
+    Every API view has this permission, so every request's caller is checked here, whatever the
+    view. A view may first make its own first read here (its `caller_read()`), in one query that
+    joins the caller's row and checks the caller on the way (accounts.authentication's
+    `user_check_by_row`): then `user_check` has nothing left to do. If the read did not check the
+    caller, `user_check` does, with a query of its own: a view can make a request cheaper, never
+    let an unchecked caller through.
     """
 
     def has_permission(self, request, view) -> bool:
         if not super().has_permission(request, view):
             return False
-        if getattr(view, "action", None) not in getattr(view, "actions_checking_the_user", ()):
-            user_check(request.user)
+        caller_read = getattr(view, "caller_read", None)
+        if caller_read is not None:
+            caller_read()
+        user_check(request.user)
         return True

@@ -206,20 +206,28 @@ class TaskViewSet(viewsets.ModelViewSet):
     filter_backends = [DjangoFilterBackend]
     filterset_class = TaskFilter
     lookup_value_regex = ID_PATTERN
-    # Their selectors check the caller's token against the user's row in the same query.
-    actions_checking_the_user = ("list", "retrieve", "update", "partial_update", "destroy")
+
+    def caller_read(self) -> None:
+        """The request's first read, made by the permission that checks the caller
+        (accounts.permissions) before the view runs: the task of a detail route, or the seq of the
+        project a list names, each read in one query with the caller's row, which checks the
+        caller's token on the way (no query of its own)."""
+        if "pk" in self.kwargs:
+            self.task = selectors.task_get_for_user(user=self.request.user, task_id=int(self.kwargs["pk"]))
+        elif self.action == "list":
+            # Read before the tasks, so "load, then subscribe since this seq" misses nothing.
+            self.event_seq = selectors.project_event_seq_for_user(
+                user=self.request.user, project_id=self.request.query_params.get("project")
+            )
 
     def get_queryset(self):
         return selectors.task_list_for_user(user=self.request.user)
 
     def get_object(self):
-        return selectors.task_get_for_user(user=self.request.user, task_id=int(self.kwargs["pk"]))
+        return self.task
 
     def list(self, request, *args, **kwargs):
-        # The seq is read before the tasks, so "load, then subscribe since this seq" misses nothing.
-        event_seq = selectors.project_event_seq_for_user(
-            user=request.user, project_id=request.query_params.get("project")
-        )
+        event_seq = self.event_seq
         if event_seq is None:
             return super().list(request, *args, **kwargs)
         # One project the caller belongs to: its pages are cached under its seq (tasks.page_cache).
