@@ -216,24 +216,33 @@ def task_create(*, project: Project, actor: User, data: dict, operator: bool = F
     values = {name: data[name] for name in TASK_EDITABLE_FIELDS if name in data}
     assignee_id = values.pop("assignee", None)
     _validate_assignee(project.pk, assignee_id)
-    with _change_by(actor, project_id=project.pk):
-        if "position" not in values:
-            last = Task.objects.filter(project=project).aggregate(last=Max("position"))["last"]
-            values["position"] = 0 if last is None else last + 1
-        task = Task(project=project, created_by=actor, assignee_id=assignee_id, **values)
-        if task.status == Status.DONE:
-            task.completed_at = timezone.now()
-        task.save()
-        if task.labels:
-            _label_index_replace(task, created=True)
-        task_changed.send(
-            sender=Task,
-            task=task,
-            actor=actor,
-            change=Change.CREATED,
-            fields=_TASK_CREATED_FIELDS,
-            payload=task_payload(task),
-        )
+    try:
+        with _change_by(actor, project_id=project.pk):
+            return _task_insert(project=project, actor=actor, assignee_id=assignee_id, values=values)
+    except Project.DoesNotExist:
+        # Deleted since it was read (taking its counter found no row): for the caller, a project
+        # that does not exist, which is a 400 on `project` in a create, as for any other.
+        raise InvalidInput(f'Invalid pk "{project.pk}" - object does not exist.', field="project") from None
+
+
+def _task_insert(*, project: Project, actor: User, assignee_id: int | None, values: dict) -> Task:
+    if "position" not in values:
+        last = Task.objects.filter(project=project).aggregate(last=Max("position"))["last"]
+        values["position"] = 0 if last is None else last + 1
+    task = Task(project=project, created_by=actor, assignee_id=assignee_id, **values)
+    if task.status == Status.DONE:
+        task.completed_at = timezone.now()
+    task.save()
+    if task.labels:
+        _label_index_replace(task, created=True)
+    task_changed.send(
+        sender=Task,
+        task=task,
+        actor=actor,
+        change=Change.CREATED,
+        fields=_TASK_CREATED_FIELDS,
+        payload=task_payload(task),
+    )
     return task
 
 

@@ -49,6 +49,34 @@ def test_a_write_that_loses_a_race_with_a_delete_is_a_404(on_mysql, race, client
     method, path, body, delete = race
     task = services.task_create(project=project, actor=user, data={"title": "Contested"}, operator=True)
     path = path.format(task=task.pk, project=project.pk)
+    response = _request_losing_to(lambda: delete(user, project, task), client, method, path, body)
+    assert response.status_code == 404, response.content
+    assert response.json() == {"detail": "Not found."}
+    assert not Task.objects.filter(pk=task.pk).exists()
+    if delete is _delete_task:
+        # The losing write recorded nothing: the log ends with the winner's task.deleted.
+        assert list(Event.objects.filter(project=project).order_by("seq").values_list("type", flat=True)) == [
+            "member.added",
+            "task.created",
+            "task.deleted",
+        ]
+    else:
+        assert not Project.objects.filter(pk=project.pk).exists()
+
+
+def test_a_create_that_loses_a_race_with_its_project_delete_is_a_400_on_project(on_mysql, client, user, project):
+    # As for any project that does not exist, or that the caller cannot see, in a create.
+    body = {"project": project.pk, "title": "Too late"}
+    response = _request_losing_to(lambda: _delete_project(user, project, None), client, "post", "/api/tasks/", body)
+    assert response.status_code == 400, response.content
+    assert list(response.json()) == ["project"]
+    assert not Project.objects.filter(pk=project.pk).exists()
+    assert not Task.objects.exists()
+
+
+def _request_losing_to(delete, client, method: str, path: str, body):
+    """Send the request while `delete` is done but not committed, and commit it only once the
+    request waits on the row it deleted; returns the request's response."""
     sessions, responses = [], []
     # Answer an exception as a server would (a 500), instead of raising it in the test.
     client.raise_request_exception = False
@@ -65,24 +93,12 @@ def test_a_write_that_loses_a_race_with_a_delete_is_a_404(on_mysql, race, client
 
     requester = threading.Thread(target=request)
     with transaction.atomic():
-        delete(user, project, task)
+        delete()
         requester.start()
         wait_until(lambda: _waits_in_a_locking_statement(sessions), timeout=10, what="the request waiting on the row")
     requester.join(timeout=15)
-
     [response] = responses
-    assert response.status_code == 404, response.content
-    assert response.json() == {"detail": "Not found."}
-    assert not Task.objects.filter(pk=task.pk).exists()
-    if delete is _delete_task:
-        # The losing write recorded nothing: the log ends with the winner's task.deleted.
-        assert list(Event.objects.filter(project=project).order_by("seq").values_list("type", flat=True)) == [
-            "member.added",
-            "task.created",
-            "task.deleted",
-        ]
-    else:
-        assert not Project.objects.filter(pk=project.pk).exists()
+    return response
 
 
 def _waits_in_a_locking_statement(sessions: list[int]) -> bool:
