@@ -6,37 +6,107 @@
 process tuning lives here, in the entry point of a server process, not as a side effect of
 importing `taskflow.asgi`, which tests and tools import too. `--worker` runs the background worker
 in a thread of this process (operations.embedded): the embedded default needs it there.
+
+Both servers are told the same limits (settings): WebSocket frames over 64 KiB closed with 1009,
+request heads that must arrive in time, kept-alive connections that may idle only so long, quiet
+WebSockets pinged and closed when they do not answer, and on SIGTERM a graceful stop: no new
+connections, every WebSocket closed with 1012 (clients reconnect elsewhere and resume by seq),
+requests in flight finished, for at most TASKFLOW_SHUTDOWN_SECONDS. What the servers' own
+options do not cover is added in taskflow.server_daphne and taskflow.server_uvicorn.
 """
 
 import argparse
 import gc
 import os
+import signal
+import socket
 import sys
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "taskflow.settings")
 
 APPLICATION = "taskflow.asgi:application"
 
-# How each server is told to serve TaskFlow on an inherited socket, quietly.
-SERVERS = {
-    "daphne": lambda fd: ["--fd", str(fd), "-v", "0", APPLICATION],
-    "uvicorn": lambda fd: [
-        APPLICATION,
+
+def daphne_arguments(fd: int) -> list[str]:
+    """Daphne's command line: serve TaskFlow on the inherited socket `fd`, quietly, with its limits.
+
+    Daphne's `--http-timeout` is not an idle timeout: it answers 503 to a request the application
+    takes longer to answer, while the application goes on working on it, so it frees nothing.
+    The idle timeout of HTTP connections is set in taskflow.server_daphne instead.
+    """
+    from django.conf import settings
+
+    return [
         "--fd",
         str(fd),
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--ws",
-        "websockets-sansio",
-        "--ws-max-size",
-        str(64 * 1024),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ],
-}
+        "-v",
+        "0",
+        # Larger messages are refused with 1009 by the protocol layer as soon as a frame header
+        # announces them, never buffered (taskflow.server_daphne).
+        "--websocket-max-message-size",
+        str(settings.TASKFLOW_WS_MAX_FRAME_BYTES),
+        "--websocket-max-frame-size",
+        str(settings.TASKFLOW_WS_MAX_FRAME_BYTES),
+        # Daphne pings a socket that sent nothing for this long; autobahn drops it when no pong
+        # comes within the timeout.
+        "--ping-interval",
+        str(settings.TASKFLOW_WS_PING_SECONDS),
+        "--ping-timeout",
+        str(settings.TASKFLOW_WS_PING_TIMEOUT_SECONDS),
+        APPLICATION,
+    ]
+
+
+def uvicorn_options() -> dict:
+    """uvicorn's configuration (`uvicorn.Config`): serve TaskFlow quietly, with its limits."""
+    from django.conf import settings
+
+    return {
+        "app": APPLICATION,
+        "loop": "uvloop",
+        # httptools, with a deadline for request heads (taskflow.server_uvicorn).
+        "http": "taskflow.server_uvicorn:TaskFlowHttpToolsProtocol",
+        "ws": "websockets-sansio",
+        "ws_max_size": settings.TASKFLOW_WS_MAX_FRAME_BYTES,
+        # uvicorn pings every socket this often and closes it (1011) when no pong comes in time.
+        "ws_ping_interval": settings.TASKFLOW_WS_PING_SECONDS,
+        "ws_ping_timeout": settings.TASKFLOW_WS_PING_TIMEOUT_SECONDS,
+        "timeout_keep_alive": settings.TASKFLOW_HTTP_KEEPALIVE_SECONDS,
+        # On SIGTERM uvicorn closes its WebSockets with 1012 and waits for requests in flight; by
+        # default for ever.
+        "timeout_graceful_shutdown": settings.TASKFLOW_SHUTDOWN_SECONDS,
+        "access_log": False,
+        "log_level": "warning",
+    }
+
+
+def _daphne_serve(fd: int) -> None:
+    from taskflow.server_daphne import daphne_run
+
+    daphne_run(daphne_arguments(fd))
+
+
+def _uvicorn_serve(fd: int) -> None:
+    import uvicorn
+
+    # The listening socket is handed over as a socket object (`sockets=`), not as `--fd`: uvicorn
+    # duplicates a descriptor it is given and closes only its copy when it stops, so the kernel
+    # went on accepting connections on the original until the process exited.
+    listener = socket.socket(fileno=fd)
+    server = uvicorn.Server(uvicorn.Config(**uvicorn_options()))
+    # Once stopped, uvicorn raises the signal it stopped for again, for the handler that was there
+    # before it: this one ends the process cleanly, after the worker inside it (serve()) stopped.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _exit)
+    server.run(sockets=[listener])
+
+
+def _exit(signum, frame) -> None:
+    sys.exit(0)
+
+
+# How each server serves TaskFlow on an inherited listening socket, until it is stopped.
+SERVERS = {"daphne": _daphne_serve, "uvicorn": _uvicorn_serve}
 
 
 def process_tune() -> None:
@@ -57,20 +127,12 @@ def process_tune() -> None:
     sys.setswitchinterval(settings.TASKFLOW_GIL_SWITCH_INTERVAL)
 
 
-def serve(server: str, argv: list[str], *, worker: bool = False) -> None:
-    """Run `server` with its command-line arguments in this process, until it stops (SIGTERM);
+def serve(server: str, fd: int, *, worker: bool = False) -> None:
+    """Serve with `server` on the inherited listening socket `fd` until it is stopped (SIGTERM);
     with `worker`, the background worker runs in a thread beside it and stops after it."""
     if server == "daphne":
         # Daphne installs Twisted's asyncio reactor when its server module is imported: first.
-        from daphne.cli import CommandLineInterface
-
-        run = CommandLineInterface().run
-    else:
-        import uvicorn
-
-        def run(argv: list[str]) -> None:
-            uvicorn.main.main(args=argv, standalone_mode=False)
-
+        import daphne.server  # noqa: F401
     import taskflow.asgi  # noqa: F401  (the application, loaded before the tuning; the server finds it imported)
 
     process_tune()
@@ -81,7 +143,7 @@ def serve(server: str, argv: list[str], *, worker: bool = False) -> None:
         embedded = EmbeddedWorker()
         embedded.start()
     try:
-        run(argv)
+        SERVERS[server](fd)
     finally:
         if embedded is not None:
             embedded.stop()
@@ -93,7 +155,7 @@ def main() -> None:
     parser.add_argument("--fd", type=int, required=True, help="the listening socket, inherited")
     parser.add_argument("--worker", action="store_true", help="run the background worker inside this process")
     args = parser.parse_args()
-    serve(args.server, SERVERS[args.server](args.fd), worker=args.worker)
+    serve(args.server, args.fd, worker=args.worker)
 
 
 if __name__ == "__main__":

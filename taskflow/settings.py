@@ -145,6 +145,20 @@ TASKFLOW_HTTP_THREADS = env.int("TASKFLOW_HTTP_THREADS", default=4)
 # each database round trip; while the event loop pushes events to thousands of sockets, 5 ms a
 # round trip made writes, and so their events, several times slower (bench/README.md).
 TASKFLOW_GIL_SWITCH_INTERVAL = env.float("TASKFLOW_GIL_SWITCH_INTERVAL", default=0.0002)
+# Timeouts of the servers TaskFlow starts (taskflow.server_process), so that no slow or silent
+# client holds a connection for ever. Seconds a connection has to send a complete request head
+# after it opened or after its previous response (Daphne: its idle timeout, below).
+TASKFLOW_HTTP_HEADER_SECONDS = env.float("TASKFLOW_HTTP_HEADER_SECONDS", default=10.0)
+# Seconds a kept-alive connection may wait for its next request (uvicorn's default). Daphne closes
+# a connection silent for the shorter of the two, counting from the last byte received.
+TASKFLOW_HTTP_KEEPALIVE_SECONDS = env.int("TASKFLOW_HTTP_KEEPALIVE_SECONDS", default=5)
+# A quiet WebSocket is pinged after this many seconds, and closed when it does not answer within
+# the timeout: a client that vanished without closing frees its socket within both.
+TASKFLOW_WS_PING_SECONDS = env.int("TASKFLOW_WS_PING_SECONDS", default=20)
+TASKFLOW_WS_PING_TIMEOUT_SECONDS = env.int("TASKFLOW_WS_PING_TIMEOUT_SECONDS", default=20)
+# On SIGTERM a server process stops accepting connections, closes its WebSockets with 1012 and
+# waits at most this long for requests in flight; below Docker's 10 s before it kills.
+TASKFLOW_SHUTDOWN_SECONDS = env.int("TASKFLOW_SHUTDOWN_SECONDS", default=8)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
