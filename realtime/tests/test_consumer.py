@@ -533,6 +533,39 @@ async def test_watcher_catches_up_every_socket_behind_on_a_project(signed_in, us
         assert event_seqs(frames) == [first_lost, second_lost]
 
 
+async def test_catch_up_brings_every_socket_up_at_once_without_waiting_an_interval(signed_in, user, project, settings):
+    # What the hub runs while its channel layer loses messages (a Redis restart).
+    settings.TASKFLOW_WS_CHECK_SECONDS = 60
+    sockets_of_user = [await signed_in(user), await signed_in(user)]
+    for ws in sockets_of_user:
+        await subscribed(ws, project)
+    first_lost = await record_event_without_publishing(project)
+    second_lost = await record_event_without_publishing(project)
+
+    await ProjectHub.current().catch_up()
+
+    for ws in sockets_of_user:
+        assert event_seqs([await next_frame(ws), await next_frame(ws)]) == [first_lost, second_lost]
+        assert await ws.receive_nothing(timeout=SILENCE)
+
+
+async def test_live_event_after_a_catch_up_is_not_held_for_the_seqs_it_brought(signed_in, user, project, settings):
+    settings.TASKFLOW_WS_CHECK_SECONDS = 60
+    settings.TASKFLOW_WS_GAP_WAIT_SECONDS = 30  # a live event held for a gap would not come in time
+    ws = await signed_in(user)
+    await subscribed(ws, project)
+    await add_task(project, title="Before the loss")
+    await next_frame(ws)
+    lost = await record_event_without_publishing(project)
+    await ProjectHub.current().catch_up()
+    assert (await next_frame(ws))["seq"] == lost
+
+    await add_task(project, title="Live again")
+
+    frame = await next_frame(ws)
+    assert (frame["seq"], frame["data"]["title"]) == (lost + 1, "Live again")
+
+
 # --- Session: unsubscribe, ping, renewal, expiry -------------------------------------------------
 
 
