@@ -21,6 +21,8 @@ from daphne.ws_protocol import WebSocketProtocol
 from django.conf import settings
 from twisted.internet import reactor
 
+from taskflow.daphne_body_limit import body_limit_install
+
 logger = logging.getLogger(__name__)
 
 CLOSE_SERVICE_RESTART = 1012
@@ -83,6 +85,9 @@ class TaskFlowDaphneServer(Server):
         # a request head that never completes, and a kept-alive connection between requests (its
         # default is a minute). A request being answered is not timed out.
         self.http_factory.timeOut = min(settings.TASKFLOW_HTTP_HEADER_SECONDS, settings.TASKFLOW_HTTP_KEEPALIVE_SECONDS)
+        # Twisted reads a whole request body before Daphne hands the request over: the body limit
+        # must hold there, while the body arrives (taskflow.daphne_body_limit).
+        body_limit_install(self.http_factory)
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._on_stop_signal)
 

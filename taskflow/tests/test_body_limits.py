@@ -51,19 +51,6 @@ def server(request, database_url):
     server.stop()
 
 
-@pytest.fixture
-def limit_enforced(request, server) -> None:
-    """Daphne holds the limit only once taskflow.server_daphne installs taskflow.daphne_body_limit."""
-    if server.server == "daphne":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="Daphne reads the whole body before the application: the Daphne server must install "
-                "taskflow.daphne_body_limit.body_limit_install(self.http_factory)",
-            )
-        )
-
-
 def connect(server: TaskFlowServer) -> socket.socket:
     # An answer that does not come within this is as good as none.
     return socket.create_connection(("127.0.0.1", server.port), timeout=5)
@@ -104,7 +91,7 @@ def assert_too_large(status: int, headers: dict[str, str], body: bytes) -> None:
     assert json.loads(body) == {"detail": "Request body too large."}
 
 
-def test_a_content_length_over_the_limit_is_answered_413_before_any_body_is_sent(server, limit_enforced):
+def test_a_content_length_over_the_limit_is_answered_413_before_any_body_is_sent(server):
     with connect(server) as sock:
         sock.sendall(
             request_head(
@@ -114,7 +101,7 @@ def test_a_content_length_over_the_limit_is_answered_413_before_any_body_is_sent
         assert_too_large(*read_response(sock))
 
 
-def test_a_chunked_body_growing_past_the_limit_is_answered_413_while_it_arrives(server, limit_enforced):
+def test_a_chunked_body_growing_past_the_limit_is_answered_413_while_it_arrives(server):
     piece = b" " * 65536
     sent = 0
     with connect(server) as sock:
