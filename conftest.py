@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.tests.factories import UserFactory
-from operations.testing import jobs_run
+from operations.tests.jobs import jobs_run
 from tasks import services
 
 # The WebSocket fixtures (`sockets`, `signed_in`) for every test that needs them.

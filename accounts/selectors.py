@@ -1,9 +1,9 @@
 """Reads of user accounts."""
 
 from accounts.models import User
-from taskflow.sql import fetch_instance, sql
+from taskflow.db.rows import fetch_instance, sql
 
-# Every request reads its user, so the statement is written out (taskflow.sql).
+# Every request reads its user, so the statement is written out (taskflow.db.rows).
 _USER_BY_ID = "SELECT * FROM {user} WHERE id = %s"
 
 

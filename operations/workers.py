@@ -1,7 +1,7 @@
 """django-tasks-db's worker (`db_worker`'s Worker class), built in one place for this project's own uses.
 
 `manage.py worker` runs it through django-tasks-db's command; the worker inside a server process
-(operations.embedded) and the tests' job runner (operations.testing) build it here. Its
+(operations.embedded) and the tests' job runner (operations.tests.jobs) build it here. Its
 constructor is that command module's, not a documented API: the tripwire tests in
 operations/tests/test_embedded_worker.py fail first if it changes.
 """

@@ -13,7 +13,7 @@ from django.dispatch import Signal
 from rest_framework.fields import DateTimeField
 
 from realtime.models import Event, EventType
-from taskflow.sql import insert_instance
+from taskflow.db.rows import insert_instance
 from tasks.event_counter import event_seq_take
 
 logger = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ event_recorded = Signal()
 def event_append(*, project_id: int, event_type: EventType, data: dict, actor_id: int | None) -> Event:
     """Record a change of `project_id` in the writer's transaction and publish it after commit.
 
-    The row is written by hand (taskflow.sql.insert_instance: every write appends one), so
+    The row is written by hand (taskflow.db.rows.insert_instance: every write appends one), so
     Event's own save signals are not sent; `event_recorded` is. The publish is registered first,
     so that after the commit the sockets get the event before any receiver's work (webhooks) runs.
     """

@@ -7,7 +7,7 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "taskflow.settings")
 
-from taskflow.handlers import get_threaded_asgi_application
+from taskflow.http.handlers import get_threaded_asgi_application
 
 # Django must be set up before anything imports models (the consumers do).
 django_asgi_app = get_threaded_asgi_application()

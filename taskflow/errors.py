@@ -22,7 +22,7 @@ What each failure answers, and where that is decided:
 - A `Host` header not in `ALLOWED_HOSTS`: 400, JSON under `/api/`, logged as a WARNING
   (taskflow.allowed_hosts).
 - A request body over `TASKFLOW_MAX_BODY_BYTES`, declared by `Content-Length` or growing past it
-  while it arrives: 413, without reading the rest (taskflow.handlers).
+  while it arrives: 413, without reading the rest (taskflow.http.handlers).
 - Other requests Django refuses itself (`SuspiciousOperation`, `BadRequest`): 400, JSON under
   `/api/` (`bad_request`, handler400).
 
@@ -48,7 +48,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from taskflow.parsers import PayloadTooLarge
+from taskflow.http.parsers import PayloadTooLarge
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 A request keeps the `X-Request-ID` its client or proxy sent when it is a sane value, or gets a new
 one; either way the response returns it in `X-Request-ID`, so that a client's report and the
 server's log lines can be matched. The id lives in a context variable: the HTTP handler runs the
-whole middleware chain and the view in one worker thread (taskflow.handlers), and a WebSocket
+whole middleware chain and the view in one worker thread (taskflow.http.handlers), and a WebSocket
 consumer runs in one task per connection, so every log call made on its behalf sees it.
 """
 

@@ -12,7 +12,7 @@ request heads that must arrive in time, kept-alive connections that may idle onl
 WebSockets pinged and closed when they do not answer, and on SIGTERM a graceful stop: no new
 connections, every WebSocket closed with 1012 (clients reconnect elsewhere and resume by seq),
 requests in flight finished, for at most TASKFLOW_SHUTDOWN_SECONDS. What the servers' own
-options do not cover is added in taskflow.server_daphne and taskflow.server_uvicorn.
+options do not cover is added in taskflow.http.server_daphne and taskflow.http.server_uvicorn.
 """
 
 import argparse
@@ -32,7 +32,7 @@ def daphne_arguments(fd: int) -> list[str]:
 
     Daphne's `--http-timeout` is not an idle timeout: it answers 503 to a request the application
     takes longer to answer, while the application goes on working on it, so it frees nothing.
-    The idle timeout of HTTP connections is set in taskflow.server_daphne instead.
+    The idle timeout of HTTP connections is set in taskflow.http.server_daphne instead.
     """
     from django.conf import settings
 
@@ -42,7 +42,7 @@ def daphne_arguments(fd: int) -> list[str]:
         "-v",
         "0",
         # Larger messages are refused with 1009 by the protocol layer as soon as a frame header
-        # announces them, never buffered (taskflow.server_daphne).
+        # announces them, never buffered (taskflow.http.server_daphne).
         "--websocket-max-message-size",
         str(settings.TASKFLOW_WS_MAX_FRAME_BYTES),
         "--websocket-max-frame-size",
@@ -64,8 +64,8 @@ def uvicorn_options() -> dict:
     return {
         "app": APPLICATION,
         "loop": "uvloop",
-        # httptools, with a deadline for request heads (taskflow.server_uvicorn).
-        "http": "taskflow.server_uvicorn:TaskFlowHttpToolsProtocol",
+        # httptools, with a deadline for request heads (taskflow.http.server_uvicorn).
+        "http": "taskflow.http.server_uvicorn:TaskFlowHttpToolsProtocol",
         "ws": "websockets-sansio",
         "ws_max_size": settings.TASKFLOW_WS_MAX_FRAME_BYTES,
         # uvicorn pings every socket this often and closes it (1011) when no pong comes in time.
@@ -81,7 +81,7 @@ def uvicorn_options() -> dict:
 
 
 def _daphne_serve(fd: int) -> None:
-    from taskflow.server_daphne import daphne_run
+    from taskflow.http.server_daphne import daphne_run
 
     daphne_run(daphne_arguments(fd))
 

@@ -76,11 +76,11 @@ MIDDLEWARE = [
     # deployment needs no separate file server; right after SecurityMiddleware, as WhiteNoise asks.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Django's own; the taskflow ones stand aside for API requests with a bearer token.
-    "taskflow.middleware.SessionMiddleware",
+    "taskflow.http.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "taskflow.middleware.AuthenticationMiddleware",
-    "taskflow.middleware.MessageMiddleware",
+    "taskflow.http.middleware.AuthenticationMiddleware",
+    "taskflow.http.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -131,7 +131,7 @@ elif _database["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         **_database.get("OPTIONS", {}),
     }
-# HTTP requests run on a bounded pool of threads (taskflow.handlers), each keeping its connection
+# HTTP requests run on a bounded pool of threads (taskflow.http.handlers), each keeping its connection
 # for this long, so a process holds at most TASKFLOW_HTTP_THREADS connections for requests (plus a
 # few for WebSockets). Connections are checked before reuse.
 _database["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=300)
@@ -253,13 +253,13 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["taskflow.parsers.BoundedJSONParser"],
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "taskflow.negotiation.ContentNegotiation",
+    "DEFAULT_PARSER_CLASSES": ["taskflow.http.parsers.BoundedJSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "taskflow.http.negotiation.ContentNegotiation",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PAGINATION_CLASS": "taskflow.pagination.PagePagination",
+    "DEFAULT_PAGINATION_CLASS": "taskflow.http.pagination.PagePagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "taskflow.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "taskflow.errors.exception_handler",

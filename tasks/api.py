@@ -8,7 +8,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from taskflow.negotiation import JSON
+from taskflow.http.negotiation import JSON
 from taskflow.openapi import error_response
 from tasks import selectors, services
 from tasks.filters import TaskFilter

@@ -13,7 +13,7 @@ from contextvars import ContextVar
 
 from django.db import connection
 
-from taskflow.sql import fetch_value, sql
+from taskflow.db.rows import fetch_value, sql
 from tasks.models import Project
 
 
@@ -94,7 +94,7 @@ def event_counter_held(project_id: int) -> Iterator[None]:
             cursor.execute(sql(_GIVE_BACK_SEQ, project=Project), [project_id])
 
 
-# The event counter's statements, written out: they run in every write (taskflow.sql).
+# The event counter's statements, written out: they run in every write (taskflow.db.rows).
 _LOCK_COUNTER = "SELECT event_seq FROM {project} WHERE id = %s{for_update}"
 _NEXT_SEQ_MYSQL = "UPDATE {project} SET event_seq = LAST_INSERT_ID(event_seq + 1) WHERE id = %s"
 _NEXT_SEQ_RETURNING = "UPDATE {project} SET event_seq = event_seq + 1 WHERE id = %s RETURNING event_seq"

@@ -4,8 +4,8 @@ from django.db.models import F, FilteredRelation, Q, QuerySet
 
 from accounts.authentication import user_check, user_check_by_row
 from accounts.models import User
+from taskflow.db.rows import fetch_instance, fetch_row, sql
 from taskflow.errors import NotFound
-from taskflow.sql import fetch_instance, fetch_row, sql
 from tasks.models import Membership, Project, Task
 
 
@@ -80,7 +80,7 @@ def project_event_seq_for_user(*, user: User, project_id: str | int | None) -> i
     return event_seq
 
 
-# The hottest reads, written out (taskflow.sql). Each joins the caller's row only while the caller
+# The hottest reads, written out (taskflow.db.rows). Each joins the caller's row only while the caller
 # may sign in (is_active), and reads its password hash for the token's revoke claim.
 _TASK_WITH_ROLE = (
     "SELECT t.*, m.role, u.password AS user_password FROM {task} t"

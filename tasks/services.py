@@ -18,8 +18,8 @@ from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
+from taskflow.db.rows import fetch_instance, sql, update_instance
 from taskflow.errors import AccessDenied, InvalidInput, VersionMismatch
-from taskflow.sql import fetch_instance, sql, update_instance
 from tasks.event_counter import event_counter_held, event_counter_lock
 from tasks.models import (
     PROJECT_EDITORS,
@@ -328,7 +328,7 @@ def _task_apply(*, task: Task, actor: User | None, changes: dict, if_unchanged: 
         task.completed_at = timezone.now() if task.status == Status.DONE else None
         fields.append("completed_at")
     task.version += 1
-    # One row by its key: written out by hand (taskflow.sql).
+    # One row by its key: written out by hand (taskflow.db.rows).
     expected = {"version": task.version - 1} if if_unchanged else {}
     if not update_instance(task, [*fields, "version", "updated_at"], **expected):
         return False
@@ -343,7 +343,7 @@ def _task_apply(*, task: Task, actor: User | None, changes: dict, if_unchanged: 
 # Fields that are users, by id.
 _FOREIGN_KEYS = {"assignee": "assignee_id", "created_by": "created_by_id"}
 
-# Every task write locks its row, so the statement is written out (taskflow.sql).
+# Every task write locks its row, so the statement is written out (taskflow.db.rows).
 _LOCK_TASK = "SELECT * FROM {task} WHERE id = %s{for_update}"
 
 

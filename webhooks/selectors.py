@@ -5,8 +5,8 @@ import uuid
 from django.db.models import F, QuerySet
 
 from accounts.models import User
+from taskflow.db.rows import fetch_value, sql
 from taskflow.errors import AccessDenied, NotFound
-from taskflow.sql import fetch_value, sql
 from tasks.models import PROJECT_EDITORS, Project
 from tasks.selectors import project_get_for_user
 from webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -56,7 +56,7 @@ def delivery_get(*, endpoint: WebhookEndpoint, delivery_id: str | uuid.UUID) -> 
 def project_has_active_endpoint(*, project_id: int) -> bool:
     """Whether any active endpoint listens to the project (one indexed query).
 
-    Every recorded event asks, so the statement is written out (taskflow.sql).
+    Every recorded event asks, so the statement is written out (taskflow.db.rows).
     """
     return fetch_value(sql(_ACTIVE_ENDPOINT, endpoint=WebhookEndpoint), [project_id, True]) is not None
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
 from notifications.models import Reminder
-from operations.testing import jobs_run
+from operations.tests.jobs import jobs_run
 from realtime.tests.websocket import FRAME_TIMEOUT, SILENCE
 from tasks import services
 from tasks.tests.factories import make_task

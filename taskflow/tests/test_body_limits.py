@@ -5,9 +5,9 @@ limit, a chunked body that never ends, a chunked body of the right size. Both se
 runs under (Daphne and uvicorn) are tried, on the embedded default (a SQLite file of the test's
 own, no Redis), so these run in both passes.
 
-Under uvicorn the ASGI handler enforces the limit (taskflow.handlers). Daphne reads the whole
+Under uvicorn the ASGI handler enforces the limit (taskflow.http.handlers). Daphne reads the whole
 body (Twisted) before the application sees the request, so there the limit needs
-taskflow.daphne_body_limit installed in the Daphne server (taskflow.server_daphne); until it is,
+taskflow.http.daphne_body_limit installed in the Daphne server (taskflow.http.server_daphne); until it is,
 the two limit tests are expected to fail under Daphne, and fail loudly once they pass.
 """
 

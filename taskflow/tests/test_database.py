@@ -142,3 +142,62 @@ def test_datetimes_read_back_exactly_as_written(on_mysql):
         datetime(1999, 12, 31, 23, 59, 59, 999999),
     )
     assert connection.connection.converter[MySQLdb.constants.FIELD_TYPE.DATETIME] is backend.datetime_or_none
+
+
+# --- Tripwires, in both passes: the Django hooks the backend overrides are still there, still called
+
+
+def test_the_backend_overrides_methods_that_djangos_mysql_backend_still_has():
+    parent = backend.base.DatabaseWrapper
+    for name in ("_set_autocommit", "_cursor", "close_if_unusable_or_obsolete", "get_connection_params"):
+        assert name in vars(backend.DatabaseWrapper), name
+        assert callable(getattr(parent, name)), name
+    for name in ("get_new_connection", "connect"):
+        assert callable(getattr(parent, name)), name
+
+
+def test_django_begins_a_transaction_through_the_hook_the_backend_provides():
+    import inspect
+
+    from django.db import transaction as django_transaction
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    # atomic() asks for a transaction with this flag; set_autocommit then calls the hook when the
+    # backend has one (the MySQL backend's BEGIN), instead of switching autocommit off.
+    assert "force_begin_transaction_with_broken_autocommit=True" in inspect.getsource(django_transaction.Atomic)
+    source = inspect.getsource(BaseDatabaseWrapper.set_autocommit)
+    assert 'hasattr(self, "_start_transaction_under_autocommit")' in source
+    assert "self._start_transaction_under_autocommit()" in source
+
+
+def test_django_skips_the_ping_of_a_connection_marked_health_checked():
+    import inspect
+
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    # The backend marks a connection that answered within HEALTHY_SECONDS as checked, after the
+    # request boundary reset the mark; the check before a statement then sends no ping.
+    assert "self.health_check_done = False" in inspect.getsource(BaseDatabaseWrapper.close_if_unusable_or_obsolete)
+    assert "or self.health_check_done" in inspect.getsource(BaseDatabaseWrapper.close_if_health_check_failed)
+    assert "self.close_if_health_check_failed()" in inspect.getsource(BaseDatabaseWrapper._cursor)
+
+
+def test_the_backend_hands_mysqldb_its_datetime_converters():
+    settings_dict = {
+        "ENGINE": "taskflow.db.mysql",
+        "NAME": "unused",
+        "USER": "",
+        "PASSWORD": "",
+        "HOST": "",
+        "PORT": "",
+        "OPTIONS": {},
+        "TIME_ZONE": None,
+        "CONN_MAX_AGE": 0,
+        "CONN_HEALTH_CHECKS": False,
+        "AUTOCOMMIT": True,
+        "ATOMIC_REQUESTS": False,
+        "TEST": {},
+    }
+    params = backend.DatabaseWrapper(settings_dict).get_connection_params()  # connects to nothing
+    assert params["conv"] is backend.CONVERSIONS
+    assert backend.CONVERSIONS[MySQLdb.constants.FIELD_TYPE.DATETIME] is backend.datetime_or_none

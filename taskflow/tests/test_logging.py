@@ -20,7 +20,7 @@ from django.urls import path
 from rest_framework_simplejwt.tokens import AccessToken
 
 from taskflow.asgi import application
-from taskflow.handlers import ThreadedASGIHandler
+from taskflow.http.handlers import ThreadedASGIHandler
 from taskflow.redaction import redact_text
 from taskflow.settings import logging_config
 

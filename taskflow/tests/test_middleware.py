@@ -6,7 +6,7 @@ from django.test import Client
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.tests.factories import UserFactory
-from taskflow.middleware import AuthenticationMiddleware, MessageMiddleware, SessionMiddleware
+from taskflow.http.middleware import AuthenticationMiddleware, MessageMiddleware, SessionMiddleware
 
 
 def _what_the_view_sees(rf, path: str, **headers) -> dict:

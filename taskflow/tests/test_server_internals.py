@@ -1,5 +1,5 @@
 """Tripwires for the internals of Daphne, autobahn, Twisted and uvicorn that TaskFlow's server
-processes lean on (taskflow.server_daphne, taskflow.server_uvicorn, taskflow.server_process).
+processes lean on (taskflow.http.server_daphne, taskflow.http.server_uvicorn, taskflow.server_process).
 
 Each test names one internal and fails when it changes, so that the module relying on it is looked
 at again when a framework is upgraded. What a client notices is tested on real servers, under both
@@ -16,8 +16,8 @@ from twisted.internet.testing import StringTransport
 from uvicorn import server as uvicorn_server
 from uvicorn.protocols.http import httptools_impl
 
-from taskflow.server_daphne import TaskFlowDaphne, TaskFlowDaphneServer, TaskFlowWebSocketProtocol
-from taskflow.server_uvicorn import TaskFlowHttpToolsProtocol
+from taskflow.http.server_daphne import TaskFlowDaphne, TaskFlowDaphneServer, TaskFlowWebSocketProtocol
+from taskflow.http.server_uvicorn import TaskFlowHttpToolsProtocol
 
 PROTOCOL_CLOSE_CODES = (1009, 1012, 1013)
 

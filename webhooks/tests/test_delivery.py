@@ -15,7 +15,7 @@ from django.utils.module_loading import import_string
 from django_tasks_db.models import DBTaskResult
 
 from operations.periodic import PERIODIC_JOBS
-from operations.testing import commit_callbacks_run
+from operations.tests.jobs import commit_callbacks_run
 from realtime.models import Event
 from tasks import services as task_services
 from tasks.models import Role

@@ -1,6 +1,6 @@
 """Daphne's HTTP requests held to TASKFLOW_MAX_BODY_BYTES while their bodies arrive.
 
-Under uvicorn the ASGI handler (taskflow.handlers) reads the body and stops at the limit. Daphne
+Under uvicorn the ASGI handler (taskflow.http.handlers) reads the body and stops at the limit. Daphne
 gives the application nothing before Twisted has received the whole body (into a temporary file
 when it is large), so there the limit has to hold inside Twisted: `BoundedWebRequest` answers 413
 and closes the connection as soon as the head declares a longer body (`gotLength`) or the bytes
@@ -18,7 +18,7 @@ import logging
 from daphne.http_protocol import WebRequest
 from django.conf import settings
 
-from taskflow.parsers import PayloadTooLarge
+from taskflow.http.parsers import PayloadTooLarge
 
 # Where Django logs the 4xx responses it makes: this one never reaches Django.
 request_logger = logging.getLogger("django.request")

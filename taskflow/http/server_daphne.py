@@ -21,7 +21,7 @@ from daphne.ws_protocol import WebSocketProtocol
 from django.conf import settings
 from twisted.internet import reactor
 
-from taskflow.daphne_body_limit import body_limit_install
+from taskflow.http.daphne_body_limit import body_limit_install
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class TaskFlowDaphneServer(Server):
         # default is a minute). A request being answered is not timed out.
         self.http_factory.timeOut = min(settings.TASKFLOW_HTTP_HEADER_SECONDS, settings.TASKFLOW_HTTP_KEEPALIVE_SECONDS)
         # Twisted reads a whole request body before Daphne hands the request over: the body limit
-        # must hold there, while the body arrives (taskflow.daphne_body_limit).
+        # must hold there, while the body arrives (taskflow.http.daphne_body_limit).
         body_limit_install(self.http_factory)
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._on_stop_signal)

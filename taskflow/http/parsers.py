@@ -9,6 +9,8 @@ from rest_framework.parsers import JSONParser
 
 
 class PayloadTooLarge(APIException):
+    """A request body over TASKFLOW_MAX_BODY_BYTES (413), refused as soon as it is known to be."""
+
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "Request body too large."
     default_code = "payload_too_large"

@@ -22,7 +22,7 @@ before any of the body is read, and a body without one (chunked) is answered 413
 grows past the limit; the rest is never read and the connection is closed. A chunked body within
 the limit is given to Django with the Content-Length it turned out to have: Django's request and
 DRF take a missing Content-Length for an empty body. (Daphne hands over a body only once Twisted
-has received all of it; taskflow.daphne_body_limit holds the limit there.)
+has received all of it; taskflow.http.daphne_body_limit holds the limit there.)
 """
 
 import asyncio
@@ -40,7 +40,7 @@ from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.http import FileResponse, JsonResponse
 from django.urls import set_script_prefix
 
-from taskflow.parsers import PayloadTooLarge
+from taskflow.http.parsers import PayloadTooLarge
 
 # Where Django logs the 4xx responses it makes: this one never reaches Django.
 request_logger = logging.getLogger("django.request")

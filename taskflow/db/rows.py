@@ -1,7 +1,10 @@
 """Helpers for the few statements written out by hand: those every request or write runs.
 
 Building a query through the ORM costs several times running it on this hardware (bench/README.md),
-so the hottest ones are plain SQL. They stay portable: table names are quoted by the connection,
+so the hottest ones are plain SQL, leaning on the ORM's internals to stay its equal: each field's
+`pre_save`, `get_db_prep_save` and database converters, `Model.from_db` and `_state`.
+taskflow/tests/test_rows.py checks, in both test passes, that what they write and read is what
+`save()` and a queryset would. They stay portable: table names are quoted by the connection,
 and row locks are asked for only where the database has them (SQLite locks the whole database for
 a write transaction instead).
 """
