@@ -301,11 +301,7 @@ class ProjectHub:
         for project_id in project_ids:
             consumers = list(self.subscribers.get(project_id, ()))
             current = seqs.get(project_id)
-            if not consumers:
-                continue
-            if current is None:
-                for consumer in consumers:
-                    consumer.enqueue(project_id, None, upto=0)
+            if not consumers or self._revoked_if_gone(project_id, consumers, current):
                 continue
             self.seen[project_id] = current
             behind = [c for c in consumers if c.last_seq.get(project_id, current) < current]
@@ -319,6 +315,15 @@ class ProjectHub:
                     consumer.enqueue(project_id, messages, upto=current)
             if project_id in self.subscribers:
                 self._released_through(project_id, current)
+
+    @staticmethod
+    def _revoked_if_gone(project_id: int, consumers: list, current: int | None) -> bool:
+        """A project with no seq was deleted: its sockets here are told (`revoked`); returns whether."""
+        if current is not None:
+            return False
+        for consumer in consumers:
+            consumer.enqueue(project_id, None, upto=0)
+        return True
 
     def _released_through(self, project_id: int, seq: int) -> None:
         """The log brought the project's sockets here up to `seq`: stop holding anything up to it."""
@@ -349,9 +354,7 @@ class ProjectHub:
         for project_id in project_ids:
             consumers = list(self.subscribers.get(project_id, ()))
             current = seqs.get(project_id)
-            if current is None:
-                for consumer in consumers:
-                    consumer.enqueue(project_id, None, upto=0)
+            if self._revoked_if_gone(project_id, consumers, current):
                 continue
             previous = self.seen.get(project_id, 0)
             self.seen[project_id] = current

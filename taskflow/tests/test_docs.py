@@ -33,8 +33,8 @@ def markdown_files(root: Path = ROOT) -> list[Path]:
     )
 
 
-def _prose_lines(text: str):
-    """(line number, line) outside fenced code blocks, with inline code spans blanked out."""
+def _outside_fences(text: str):
+    """(line number, line) of the lines outside fenced code blocks."""
     fence = None
     for number, line in enumerate(text.splitlines(), start=1):
         opening = FENCE.match(line)
@@ -45,6 +45,12 @@ def _prose_lines(text: str):
             if line.strip().startswith(fence):
                 fence = None
             continue
+        yield number, line
+
+
+def _prose_lines(text: str):
+    """(line number, line) outside fenced code blocks, with inline code spans blanked out."""
+    for number, line in _outside_fences(text):
         yield number, CODE_SPAN.sub(lambda span: " " * len(span.group(0)), line)
 
 
@@ -59,16 +65,7 @@ def anchors_of(path: Path) -> set[str]:
     explicit `<a id=...>` / `<a name=...>` tags."""
     anchors: set[str] = set()
     seen: dict[str, int] = {}
-    fence = None
-    for line in path.read_text(encoding="utf-8").splitlines():
-        opening = FENCE.match(line)
-        if fence is None and opening:
-            fence = opening.group(1)[0] * len(opening.group(1))
-            continue
-        if fence is not None:
-            if line.strip().startswith(fence):
-                fence = None
-            continue
+    for _, line in _outside_fences(path.read_text(encoding="utf-8")):
         anchors.update(HTML_ANCHOR.findall(line))
         match = HEADING.match(line)
         if match:
