@@ -273,17 +273,17 @@ class EmbeddedTaskFlow(TaskFlowServer):
 
     def start(self) -> None:
         if not self.prepared:
-            for step in (["migrate", "--no-input", "-v", "0"], ["seed_demo"]):
-                subprocess.run(
-                    [sys.executable, "manage.py", *step],
-                    cwd=ROOT,
-                    env=self.env,
-                    check=True,
-                    capture_output=True,
-                    timeout=120,
-                )
+            demo_database_prepare(self.env)
             self.prepared = True
         super().start()
+
+
+def demo_database_prepare(env: dict) -> None:
+    """Migrate the database `env` names and load the demo data into it, as `make run` does."""
+    for step in (["migrate", "--no-input", "-v", "0"], ["seed_demo"]):
+        subprocess.run(
+            [sys.executable, "manage.py", *step], cwd=ROOT, env=env, check=True, capture_output=True, timeout=120
+        )
 
 
 class WorkerProcess(TaskFlowProcess):

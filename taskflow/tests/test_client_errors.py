@@ -3,33 +3,9 @@ warning without a traceback (they say nothing about the server's health)."""
 
 import io
 import json
-import logging
-import logging.config
 
 import pytest
 from django.conf import settings as django_settings
-
-from taskflow.settings import logging_config
-
-
-@pytest.fixture
-def production_log():
-    """TaskFlow's production log configuration in force, writing JSON lines to a buffer; pytest's
-    own capturing handlers stay, and the configuration of the settings comes back afterwards."""
-    root = logging.getLogger()
-
-    def keep_pytest_handlers(configure) -> None:
-        others = [handler for handler in root.handlers if handler.get_name() is None]
-        configure()
-        for handler in others:
-            root.addHandler(handler)
-
-    buffer = io.StringIO()
-    config = logging_config(production=True)
-    config["handlers"]["console"]["stream"] = buffer
-    keep_pytest_handlers(lambda: logging.config.dictConfig(config))
-    yield buffer
-    keep_pytest_handlers(lambda: logging.config.dictConfig(django_settings.LOGGING))
 
 
 def entries(buffer: io.StringIO, logger: str) -> list[dict]:

@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from channels.testing import HttpCommunicator, WebsocketCommunicator
-from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.http import HttpResponseNotFound
 from django.urls import path
@@ -22,7 +21,6 @@ from rest_framework_simplejwt.tokens import AccessToken
 from taskflow.asgi import application
 from taskflow.http.handlers import ThreadedASGIHandler
 from taskflow.redaction import redact_text
-from taskflow.settings import logging_config
 
 logger = logging.getLogger("taskflow.tests.logging")
 
@@ -30,37 +28,6 @@ NEW_REQUEST_ID = re.compile(r"[0-9a-f]{32}")
 
 
 # --- Fixtures and helpers -------------------------------------------------------------------------
-
-
-@pytest.fixture
-def use_log_config():
-    """`use_log_config(production=True)`: TaskFlow's log configuration in force, writing to a buffer.
-
-    pytest's own capturing handlers stay on the root logger; the configuration of the settings
-    comes back after the test.
-    """
-    root = logging.getLogger()
-
-    def keep_pytest_handlers(configure) -> None:
-        others = [handler for handler in root.handlers if handler.get_name() is None]
-        configure()
-        for handler in others:
-            root.addHandler(handler)
-
-    def use(*, production: bool) -> io.StringIO:
-        buffer = io.StringIO()
-        config = logging_config(production=production)
-        config["handlers"]["console"]["stream"] = buffer
-        keep_pytest_handlers(lambda: logging.config.dictConfig(config))
-        return buffer
-
-    yield use
-    keep_pytest_handlers(lambda: logging.config.dictConfig(django_settings.LOGGING))
-
-
-@pytest.fixture
-def production_log(use_log_config) -> io.StringIO:
-    return use_log_config(production=True)
 
 
 def entries(buffer: io.StringIO) -> list[dict]:

@@ -14,7 +14,7 @@ from referencing.jsonschema import DRAFT4
 
 from realtime.catalogue import CATALOGUE
 from realtime.models import Event, EventType
-from realtime.tests.servers import ROOT, TaskFlowServer, api
+from realtime.tests.servers import TaskFlowServer, api, demo_database_prepare
 
 SCHEMA_URI = "urn:taskflow:openapi"
 
@@ -432,10 +432,7 @@ class DemoServer(TaskFlowServer):
         )
 
     def start(self) -> None:
-        for command in (["migrate", "--no-input", "-v", "0"], ["seed_demo"]):
-            subprocess.run(
-                [sys.executable, "manage.py", *command], cwd=ROOT, env=self.env, check=True, capture_output=True
-            )
+        demo_database_prepare(self.env)
         super().start()
 
 
