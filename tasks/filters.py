@@ -75,6 +75,9 @@ class TaskFilter(django_filters.FilterSet):
     assignee = django_filters.CharFilter(
         method="filter_assignee", label="Assignee", help_text="A user id, `me` or `none`."
     )
+    parent = django_filters.CharFilter(
+        method="filter_parent", label="Parent", help_text="A task id (its subtasks), or `none` (top-level tasks)."
+    )
     label = django_filters.CharFilter(
         method="filter_label", max_length=LABEL_MAX, label="Label", help_text="Tasks with this label (any case)."
     )
@@ -119,6 +122,14 @@ class TaskFilter(django_filters.FilterSet):
         if value.isascii() and value.isdigit() and int(value) <= MAX_ID:
             return queryset.filter(assignee_id=int(value))
         raise ValidationError({name: ["Enter a user id, `me` or `none`."]})
+
+    def filter_parent(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        value = value.strip()
+        if value == "none":
+            return queryset.filter(parent__isnull=True)
+        if value.isascii() and value.isdigit() and int(value) <= MAX_ID:
+            return queryset.filter(parent_id=int(value))
+        raise ValidationError({name: ["Enter a task id or `none`."]})
 
     def filter_label(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(Exists(TaskLabel.objects.filter(task=OuterRef("pk"), name__iexact=value)))

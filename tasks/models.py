@@ -10,6 +10,8 @@ TASK_TITLE_MAX = 200
 DESCRIPTION_MAX = 20_000
 LABEL_MAX = 50
 LABELS_PER_TASK_MAX = 20
+CHECKLIST_ITEMS_MAX = 100
+CHECKLIST_TEXT_MAX = 500
 
 
 class Project(models.Model):
@@ -90,6 +92,15 @@ class Task(models.Model):
     # The labels in the client's order; TaskLabel rows mirror them for filtering.
     labels = models.JSONField(default=list, blank=True)
     position = models.FloatField(default=0)
+    # A subtask's task, of the same project; one level only: a subtask has no subtasks
+    # (tasks.services checks both). Deleting a task deletes its subtasks first, an event each.
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="subtasks", db_index=False
+    )
+    # The checklist, in order: [{"id", "text", "done"}], written as a whole with the task. Item ids
+    # count up per task from `checklist_last_id`, so a removed item's id is never given again.
+    checklist = models.JSONField(default=list, blank=True)
+    checklist_last_id = models.PositiveIntegerField(default=0, editable=False)
     version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -108,6 +119,8 @@ class Task(models.Model):
             models.Index(fields=["project", "status", "position"], name="task_project_status_position"),
             models.Index(fields=["project", "updated_at"], name="task_project_updated"),
             models.Index(fields=["project", "due_at"], name="task_project_due"),
+            # A parent's subtasks (and the parent foreign key's index on MySQL).
+            models.Index(fields=["parent", "position"], name="task_parent_position"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=Status.values), name="task_status_valid"),

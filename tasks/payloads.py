@@ -18,6 +18,14 @@ from django.utils import timezone
 from tasks.models import Membership, Priority, Project, Task
 
 
+class ChecklistItemPayload(TypedDict):
+    """One item of a task's checklist; `id` is the task's own numbering."""
+
+    id: int
+    text: str
+    done: bool
+
+
 class TaskPayload(TypedDict):
     """A task: `GET /api/tasks/{id}/`, and the data of `task.created` and `task.updated`."""
 
@@ -32,6 +40,8 @@ class TaskPayload(TypedDict):
     due_at: str | None
     labels: list[str]
     position: float
+    parent: int | None
+    checklist: list[ChecklistItemPayload]
     version: int
     created_at: str
     updated_at: str
@@ -92,6 +102,8 @@ def task_payload(task: Task) -> TaskPayload:
         "due_at": datetime_text(task.due_at, zone),
         "labels": list(task.labels),
         "position": float(task.position),
+        "parent": task.parent_id,
+        "checklist": [dict(item) for item in task.checklist],
         "version": task.version,
         "created_at": datetime_text(task.created_at, zone),
         "updated_at": datetime_text(task.updated_at, zone),

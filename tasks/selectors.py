@@ -1,6 +1,6 @@
 """Reads of projects, members and tasks, always scoped to what the caller may see."""
 
-from django.db.models import F, FilteredRelation, Q, QuerySet
+from django.db.models import F, FilteredRelation, OuterRef, Q, QuerySet, Subquery
 
 from accounts.authentication import user_check, user_check_by_row
 from accounts.models import User
@@ -27,6 +27,14 @@ def project_get_for_user(*, user: User, project_id: int, for_update: bool = Fals
         return projects.get(pk=project_id)
     except Project.DoesNotExist:
         raise NotFound() from None
+
+
+def in_projects_of(queryset: QuerySet, *, user: User) -> QuerySet:
+    """Rows of `queryset` (of a model with a `project` foreign key) in projects `user` belongs to,
+    each annotated with the user's `role` in its project: for what belongs to a project's tasks
+    (comments, attachments)."""
+    role = Membership.objects.filter(project_id=OuterRef("project_id"), user=user).values("role")[:1]
+    return queryset.annotate(role=Subquery(role)).filter(role__isnull=False)
 
 
 def member_list(*, project: Project) -> QuerySet[Membership]:

@@ -10,8 +10,10 @@ from collections.abc import Mapping
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from taskflow.fields import StrictCharField
+from taskflow.fields import StrictBooleanField, StrictCharField
 from tasks.models import (
+    CHECKLIST_ITEMS_MAX,
+    CHECKLIST_TEXT_MAX,
     DESCRIPTION_MAX,
     LABEL_MAX,
     LABELS_PER_TASK_MAX,
@@ -104,6 +106,44 @@ class PriorityField(serializers.ChoiceField):
         return Priority(value).label
 
 
+class ChecklistItemSerializer(serializers.Serializer):
+    """A checklist item: without `id` it is new; with one, it is that item of the task, changed."""
+
+    id = serializers.IntegerField(min_value=1, max_value=2**31 - 1, required=False)
+    text = StrictCharField(max_length=CHECKLIST_TEXT_MAX)
+    done = StrictBooleanField(default=False)
+
+
+class ChecklistField(serializers.ListField):
+    """The checklist: a list of items, whose errors are messages like every other field's.
+
+    DRF reports an invalid item as `{"checklist": {"3": {"text": [...]}}}`; the API's errors map a
+    field to a list of messages, so they read `{"checklist": ["Item 4: text: ..."]}`.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(child=ChecklistItemSerializer(), **kwargs)
+
+    def run_child_validation(self, data):
+        try:
+            return super().run_child_validation(data)
+        except serializers.ValidationError as error:
+            raise serializers.ValidationError(list(_messages(error.detail))) from None
+
+
+def _messages(detail, prefix: str = ""):
+    """Every message of a nested DRF error, each prefixed with where it is."""
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            where = f"Item {key + 1}" if isinstance(key, int) else str(key)
+            yield from _messages(value, f"{prefix}{where}: ")
+    elif isinstance(detail, list):
+        for value in detail:
+            yield from _messages(value, prefix)
+    else:
+        yield f"{prefix}{detail}"
+
+
 # Fields are declared, not derived from the model: a ModelSerializer rebuilt them from the model on
 # every request, a large part of each write (bench/README.md).
 class TaskSerializer(serializers.Serializer):
@@ -125,6 +165,19 @@ class TaskSerializer(serializers.Serializer):
         required=False,
     )
     position = serializers.FloatField(required=False)
+    parent = serializers.IntegerField(
+        source="parent_id",
+        min_value=1,
+        max_value=MAX_ID,
+        allow_null=True,
+        required=False,
+        help_text="The task this one is a subtask of: a task of the same project that is not a subtask itself.",
+    )
+    checklist = ChecklistField(
+        max_length=CHECKLIST_ITEMS_MAX,
+        required=False,
+        help_text="The whole checklist, in order: items without `id` are new, items left out are removed.",
+    )
     version = serializers.IntegerField(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
@@ -172,7 +225,15 @@ class TaskSerializer(serializers.Serializer):
         # Serializer field names, not model attribute names, are what services take.
         if "assignee_id" in attrs:
             attrs["assignee"] = attrs.pop("assignee_id")
+        if "parent_id" in attrs:
+            attrs["parent"] = attrs.pop("parent_id")
         return attrs
+
+    def validate_checklist(self, value: list[dict]) -> list[dict]:
+        ids = [item["id"] for item in value if "id" in item]
+        if len(ids) != len(set(ids)):
+            raise serializers.ValidationError("An item id is given more than once.")
+        return value
 
 
 class TaskChangeSerializer(TaskSerializer):

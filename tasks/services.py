@@ -19,9 +19,10 @@ from django.utils import timezone
 
 from accounts.models import User
 from taskflow.db.rows import fetch_instance, sql, update_instance
-from taskflow.errors import AccessDenied, InvalidInput, VersionMismatch
+from taskflow.errors import AccessDenied, InvalidInput, NotFound, VersionMismatch
 from tasks.event_counter import event_counter_held, event_counter_lock
 from tasks.models import (
+    CHECKLIST_ITEMS_MAX,
     PROJECT_EDITORS,
     TASK_WRITERS,
     Membership,
@@ -34,7 +35,18 @@ from tasks.models import (
 from tasks.payloads import member_payload, project_payload, task_deleted_payload, task_payload
 from tasks.signals import Change, member_changed, project_changed, task_changed
 
-TASK_EDITABLE_FIELDS = ("title", "description", "status", "priority", "assignee", "due_at", "labels", "position")
+TASK_EDITABLE_FIELDS = (
+    "title",
+    "description",
+    "status",
+    "priority",
+    "assignee",
+    "due_at",
+    "labels",
+    "position",
+    "parent",
+    "checklist",
+)
 # What a task creation changes: every field a client sees.
 _TASK_CREATED_FIELDS = frozenset(field.attname for field in Task._meta.concrete_fields)
 
@@ -59,12 +71,23 @@ def _change_by(actor: User | None, *, project_id: int | None = None) -> Iterator
                 yield
 
 
+def task_row_lock(*, task_id: int) -> Task:
+    """Lock a task's row for a write to something of the task's own (a comment, an attachment):
+    the first lock of the lock order, before the project's event counter. 404 if the task is gone."""
+    locked = _tasks_lock(Task.objects.filter(pk=task_id))
+    if not locked:
+        raise NotFound()
+    return locked[0]
+
+
 def _tasks_lock(tasks: QuerySet[Task]) -> list[Task]:
     """Lock these tasks' rows in one statement, in id order; for writers that change several."""
     return list(tasks.select_for_update().order_by("pk"))
 
 
-def _require_role(obj: Project | Task | Membership, allowed: Iterable[str], *, operator: bool, action: str) -> None:
+def require_role(obj, allowed: Iterable[str], *, operator: bool, action: str) -> None:
+    """403 unless `obj` (a project, a task, or anything else read with the actor's `role` in its
+    project) says the actor's role is one of `allowed`; operators may do anything."""
     if operator:
         return
     if getattr(obj, "role", None) not in allowed:
@@ -86,27 +109,38 @@ def project_create(*, actor: User, name: str, description: str = "", owner: User
 
 def project_update(*, project: Project, actor: User, data: dict, operator: bool = False) -> Project:
     """Change a project's name or description; owners and admins only."""
-    _require_role(project, PROJECT_EDITORS, operator=operator, action="edit the project")
+    require_role(project, PROJECT_EDITORS, operator=operator, action="edit the project")
     fields = [name for name in ("name", "description") if name in data and data[name] != getattr(project, name)]
     if not fields:
         return project
     with _change_by(actor, project_id=project.pk):
+        previous = project_payload(project)
         for name in fields:
             setattr(project, name, data[name])
         project.save(update_fields=[*fields, "updated_at"])
         project_changed.send(
-            sender=Project, project=project, actor=actor, change=Change.UPDATED, payload=project_payload(project)
+            sender=Project,
+            project=project,
+            actor=actor,
+            change=Change.UPDATED,
+            payload=project_payload(project),
+            previous=previous,
         )
     return project
 
 
 def project_delete(*, project: Project, actor: User, operator: bool = False) -> None:
     """Delete a project with its members, tasks and event log; the owner only."""
-    _require_role(project, {Role.OWNER}, operator=operator, action="delete the project")
+    require_role(project, {Role.OWNER}, operator=operator, action="delete the project")
     with _change_by(actor):
         # The lock order, before the cascade deletes the tasks (and with them, the event log).
         _tasks_lock(Task.objects.filter(project=project))
         event_counter_lock(project.pk)
+        payload = project_payload(project)
+        # Before the cascade, so that receivers can still read what goes with the project.
+        project_changed.send(
+            sender=Project, project=project, actor=actor, change=Change.DELETED, payload=payload, previous=payload
+        )
         project.delete()
 
 
@@ -127,9 +161,9 @@ def _user_by_reference(reference: str | int) -> User:
 
 def _require_member_manager(project: Project, roles: Iterable[str], *, operator: bool) -> None:
     """Admins manage members and viewers; only the owner manages admins."""
-    _require_role(project, PROJECT_EDITORS, operator=operator, action="manage members")
+    require_role(project, PROJECT_EDITORS, operator=operator, action="manage members")
     if Role.ADMIN in roles:
-        _require_role(project, {Role.OWNER}, operator=operator, action="manage admins")
+        require_role(project, {Role.OWNER}, operator=operator, action="manage admins")
 
 
 def member_add(
@@ -156,7 +190,7 @@ def member_change_role(
     Without a `role` nothing changes, once the actor is found allowed to manage this member.
     """
     if membership.role == Role.OWNER or role == Role.OWNER:
-        _require_role(project, PROJECT_EDITORS, operator=operator, action="manage members")
+        require_role(project, PROJECT_EDITORS, operator=operator, action="manage members")
         if role is None:
             return membership
         raise InvalidInput("A project has exactly one owner; the owner's role cannot change.", field="role")
@@ -165,9 +199,10 @@ def member_change_role(
     if membership.role == role:
         return membership
     with _change_by(actor, project_id=project.pk):
+        previous = member_payload(membership)
         membership.role = role
         membership.save(update_fields=["role"])
-        _member_changed(membership, actor=actor, change=Change.UPDATED)
+        _member_changed(membership, actor=actor, change=Change.UPDATED, previous=previous)
     return membership
 
 
@@ -186,13 +221,19 @@ def member_remove(*, project: Project, actor: User | None, membership: Membershi
             # One save per task, so each unassignment is recorded as an event.
             for task in assigned:
                 _task_apply(task=task, actor=actor, changes={"assignee": None})
+            previous = member_payload(membership)
             membership.delete()
-            _member_changed(membership, actor=actor, change=Change.DELETED)
+            _member_changed(membership, actor=actor, change=Change.DELETED, previous=previous)
 
 
-def _member_changed(membership: Membership, *, actor: User | None, change: Change) -> None:
+def _member_changed(membership: Membership, *, actor: User | None, change: Change, previous=None) -> None:
     member_changed.send(
-        sender=Membership, membership=membership, actor=actor, change=change, payload=member_payload(membership)
+        sender=Membership,
+        membership=membership,
+        actor=actor,
+        change=change,
+        payload=member_payload(membership),
+        previous=previous,
     )
 
 
@@ -204,6 +245,43 @@ def _validate_assignee(project_id: int, assignee_id: int | None) -> None:
         raise InvalidInput("The assignee must be a member of the project.", field="assignee")
 
 
+def _parent_check(*, project_id: int, parent_id: int, task: Task | None) -> None:
+    """A parent for `task` (None: a new task) must be another task of the project, not a subtask
+    itself, and `task` must have no subtasks: subtasks are one level deep. The caller holds the
+    row locks of both tasks, so that two writers cannot each make the other's task a subtask."""
+    if task is not None and parent_id == task.pk:
+        raise InvalidInput("A task cannot be its own parent.", field="parent")
+    grandparent = list(Task.objects.filter(pk=parent_id, project_id=project_id).values_list("parent_id", flat=True))
+    if not grandparent:
+        raise InvalidInput("The parent must be a task of the same project.", field="parent")
+    if grandparent[0] is not None:
+        raise InvalidInput("The parent is a subtask itself: subtasks are one level deep.", field="parent")
+    if task is not None and Task.objects.filter(parent_id=task.pk).exists():
+        raise InvalidInput("A task with subtasks cannot become a subtask.", field="parent")
+
+
+def _checklist_numbered(task: Task, items: list[dict]) -> tuple[list[dict], int]:
+    """The checklist `items` as stored, and the task's last item id after them.
+
+    An item with an `id` is that item of the task's current checklist (400 if it has none such);
+    one without is new and gets the task's next id. Items left out are removed.
+    """
+    if len(items) > CHECKLIST_ITEMS_MAX:
+        raise InvalidInput(f"A checklist has at most {CHECKLIST_ITEMS_MAX} items.", field="checklist")
+    existing = {item["id"] for item in task.checklist}
+    last_id = task.checklist_last_id
+    numbered = []
+    for item in items:
+        item_id = item.get("id")
+        if item_id is None:
+            last_id += 1
+            item_id = last_id
+        elif item_id not in existing:
+            raise InvalidInput(f"The task has no checklist item {item_id}.", field="checklist")
+        numbered.append({"id": item_id, "text": item["text"], "done": bool(item.get("done", False))})
+    return numbered, last_id
+
+
 def _label_index_replace(task: Task, *, created: bool) -> None:
     if not created:
         TaskLabel.objects.filter(task=task).delete()
@@ -212,24 +290,36 @@ def _label_index_replace(task: Task, *, created: bool) -> None:
 
 def task_create(*, project: Project, actor: User, data: dict, operator: bool = False) -> Task:
     """Create a task in `project`; owners, admins and members may. New tasks go to the end."""
-    _require_role(project, TASK_WRITERS, operator=operator, action="create tasks")
+    require_role(project, TASK_WRITERS, operator=operator, action="create tasks")
     values = {name: data[name] for name in TASK_EDITABLE_FIELDS if name in data}
     assignee_id = values.pop("assignee", None)
+    parent_id = values.pop("parent", None)
     _validate_assignee(project.pk, assignee_id)
     try:
-        with _change_by(actor, project_id=project.pk):
-            return _task_insert(project=project, actor=actor, assignee_id=assignee_id, values=values)
+        with _change_by(actor):
+            if parent_id is not None:
+                # The parent's row lock comes first (the lock order), then the event counter.
+                _tasks_lock(Task.objects.filter(pk=parent_id))
+                _parent_check(project_id=project.pk, parent_id=parent_id, task=None)
+            with event_counter_held(project.pk):
+                return _task_insert(
+                    project=project, actor=actor, assignee_id=assignee_id, parent_id=parent_id, values=values
+                )
     except Project.DoesNotExist:
         # Deleted since it was read (taking its counter found no row): for the caller, a project
         # that does not exist, which is a 400 on `project` in a create, as for any other.
         raise InvalidInput(f'Invalid pk "{project.pk}" - object does not exist.', field="project") from None
 
 
-def _task_insert(*, project: Project, actor: User, assignee_id: int | None, values: dict) -> Task:
+def _task_insert(
+    *, project: Project, actor: User, assignee_id: int | None, parent_id: int | None, values: dict
+) -> Task:
     if "position" not in values:
         last = Task.objects.filter(project=project).aggregate(last=Max("position"))["last"]
         values["position"] = 0 if last is None else last + 1
-    task = Task(project=project, created_by=actor, assignee_id=assignee_id, **values)
+    task = Task(project=project, created_by=actor, assignee_id=assignee_id, parent_id=parent_id, **values)
+    if "checklist" in values:
+        task.checklist, task.checklist_last_id = _checklist_numbered(task, values["checklist"])
     if task.status == Status.DONE:
         task.completed_at = timezone.now()
     task.save()
@@ -242,6 +332,7 @@ def _task_insert(*, project: Project, actor: User, assignee_id: int | None, valu
         change=Change.CREATED,
         fields=_TASK_CREATED_FIELDS,
         payload=task_payload(task),
+        previous=None,
     )
     return task
 
@@ -260,13 +351,23 @@ def task_update(
     carrying the current task when the version moved on. Returns the task as changed: `task`
     itself (changed in place) when nobody changed it since it was read, which the update checks by
     the version in the same statement; otherwise the row as it is now, with the change applied.
+    A change of `parent` or `checklist` is checked against the current row, so it locks the row
+    (with the new parent's, in id order) before anything else.
     """
-    _require_role(task, TASK_WRITERS, operator=operator, action="edit tasks")
+    require_role(task, TASK_WRITERS, operator=operator, action="edit tasks")
     changes = {name: data[name] for name in TASK_EDITABLE_FIELDS if name in data}
     with _change_by(actor):
         if "assignee" in changes:
             _validate_assignee(task.project_id, changes["assignee"])
         current = task
+        if "parent" in changes or "checklist" in changes:
+            parent_id = changes.get("parent")
+            _tasks_lock(Task.objects.filter(pk__in=[task.pk] if parent_id is None else [task.pk, parent_id]))
+            current = _task_lock(task, expected_version=expected_version)
+            if parent_id is not None and parent_id != current.parent_id:
+                _parent_check(project_id=current.project_id, parent_id=parent_id, task=current)
+            _task_apply(task=current, actor=actor, changes=changes)
+            return current
         if expected_version is not None and expected_version != task.version:
             current = _task_lock(task, expected_version=expected_version)  # 412 unless it was since
         if not _task_apply(task=current, actor=actor, changes=changes, if_unchanged=True):
@@ -276,15 +377,38 @@ def task_update(
 
 
 def task_delete(*, task: Task, actor: User, expected_version: int | None = None, operator: bool = False) -> None:
-    """Delete a task, with the same version check as `task_update`."""
-    _require_role(task, TASK_WRITERS, operator=operator, action="delete tasks")
+    """Delete a task, with the same version check as `task_update`; its subtasks go first, each
+    recorded as a deletion of its own."""
+    require_role(task, TASK_WRITERS, operator=operator, action="delete tasks")
     with _change_by(actor):
+        # The task and its subtasks, locked in id order: no subtask can be added meanwhile (a
+        # writer giving a task this parent locks the parent first).
+        subtasks = [
+            locked
+            for locked in _tasks_lock(Task.objects.filter(Q(pk=task.pk) | Q(parent_id=task.pk)))
+            if locked.pk != task.pk
+        ]
         current = _task_lock(task, expected_version=expected_version)
-        payload = task_deleted_payload(current)
-        current.delete()
-        task_changed.send(
-            sender=Task, task=current, actor=actor, change=Change.DELETED, fields=frozenset(), payload=payload
-        )
+        for subtask in subtasks:
+            _task_remove(subtask, actor=actor)
+        _task_remove(current, actor=actor)
+
+
+def _task_remove(task: Task, *, actor: User | None) -> None:
+    """Delete one locked task (with what cascades from it: labels, comments, attachments).
+
+    The signal goes first, so that receivers can still read what goes with the task.
+    """
+    task_changed.send(
+        sender=Task,
+        task=task,
+        actor=actor,
+        change=Change.DELETED,
+        fields=frozenset(),
+        payload=task_deleted_payload(task),
+        previous=task_payload(task),
+    )
+    task.delete()
 
 
 def task_bulk_update(*, tasks: Iterable[Task], actor: User, changes: dict, operator: bool = False) -> int:
@@ -316,14 +440,21 @@ def _task_apply(*, task: Task, actor: User | None, changes: dict, if_unchanged: 
     UPDATE locks it): False when it is not, and the instance is then stale. Without, the caller
     holds the row's lock (_task_lock).
     """
-    fields = []
+    values = {}
     for name, value in changes.items():
+        if name == "checklist":
+            value, last_id = _checklist_numbered(task, value)
+            if last_id != task.checklist_last_id:
+                values["checklist_last_id"] = last_id
         attribute = _FOREIGN_KEYS.get(name, name)
         if getattr(task, attribute) != value:
-            setattr(task, attribute, value)
-            fields.append(attribute)
-    if not fields:
+            values[attribute] = value
+    if not values:
         return True
+    previous = task_payload(task)
+    for attribute, value in values.items():
+        setattr(task, attribute, value)
+    fields = list(values)
     if "status" in fields:
         task.completed_at = timezone.now() if task.status == Status.DONE else None
         fields.append("completed_at")
@@ -335,13 +466,19 @@ def _task_apply(*, task: Task, actor: User | None, changes: dict, if_unchanged: 
     if "labels" in fields:
         _label_index_replace(task, created=False)
     task_changed.send(
-        sender=Task, task=task, actor=actor, change=Change.UPDATED, fields=frozenset(fields), payload=task_payload(task)
+        sender=Task,
+        task=task,
+        actor=actor,
+        change=Change.UPDATED,
+        fields=frozenset(fields),
+        payload=task_payload(task),
+        previous=previous,
     )
     return True
 
 
-# Fields that are users, by id.
-_FOREIGN_KEYS = {"assignee": "assignee_id", "created_by": "created_by_id"}
+# Fields that are other rows, by id.
+_FOREIGN_KEYS = {"assignee": "assignee_id", "created_by": "created_by_id", "parent": "parent_id"}
 
 # Every task write locks its row, so the statement is written out (taskflow.db.rows).
 _LOCK_TASK = "SELECT * FROM {task} WHERE id = %s{for_update}"

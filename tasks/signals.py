@@ -10,8 +10,14 @@ Every signal is sent with keyword arguments:
 - `change`: what happened (Change);
 - `payload`: the object after the change, as tasks.payloads shapes it (for a removal: as it was,
   or at least its `id`);
+- `previous`: the object before the change, in the same shape as an update's payload (None on
+  creation): realtime's activity history keeps the fields whose value changed;
 - and the object itself: `task`, `project` or `membership`. task_changed also sends `fields`, the
   model attributes that changed (all of them on creation, none on deletion).
+
+A deletion (Change.DELETED of a task or a project) is sent just before the row is deleted, so
+that receivers can still read what goes with it (an attachment's stored file); every other change
+once the row is written.
 """
 
 from django.db import models
@@ -24,11 +30,12 @@ class Change(models.TextChoices):
     DELETED = "deleted"
 
 
-# sender=Task; task, actor, change, fields, payload (TaskPayload, or TaskDeletedPayload).
+# sender=Task; task, actor, change, fields, payload (TaskPayload, or TaskDeletedPayload), previous.
 task_changed = Signal()
-# sender=Project; project, actor, change (only UPDATED: a new project's first change is its
-# owner's membership, and a deleted one takes its event log with it), payload (ProjectPayload).
+# sender=Project; project, actor, change (UPDATED, or DELETED: a new project's first change is
+# its owner's membership, and a deleted one takes its event log with it, so it records no event),
+# payload (ProjectPayload), previous.
 project_changed = Signal()
 # sender=Membership; membership, actor, change (CREATED: added, UPDATED: new role, DELETED:
-# removed), payload (MemberPayload).
+# removed), payload (MemberPayload), previous.
 member_changed = Signal()

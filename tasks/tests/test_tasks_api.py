@@ -14,6 +14,8 @@ pytestmark = pytest.mark.django_db
 
 TASK_FIELDS = {
     "id",
+    "parent",
+    "checklist",
     "project",
     "title",
     "description",
