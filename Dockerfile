@@ -45,6 +45,10 @@ RUN SECRET_KEY=collectstatic-only JWT_SIGNING_KEY=collectstatic-only-jwt ALLOWED
     EMAIL_URL=consolemail:// \
     python manage.py collectstatic --no-input --verbosity 0
 
+# The one folder the app writes: attachments' files (the compose file mounts a volume here, which
+# takes this folder's owner when it is first created).
+RUN mkdir /app/media && chown taskflow:taskflow /app/media
+
 USER taskflow
 EXPOSE 8000
 

@@ -41,6 +41,19 @@ def _cache_of_this_test(settings):
     settings.CACHES = caches
 
 
+@pytest.fixture(autouse=True)
+def _media_of_this_test(settings, tmp_path):
+    """Uploaded files in this test's own folder, on the local file system (tests of S3 set their own)."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": settings.MEDIA_ROOT},
+        },
+    }
+
+
 @pytest.fixture
 def api_client() -> APIClient:
     """An anonymous client with an address of its own, so rate limits never leak between tests."""

@@ -1,4 +1,5 @@
-"""Background jobs of notifications: sending a reminder when it is due, by email and to the sockets.
+"""Background jobs of notifications: a reminder when it is due, and mentions in comments, each sent
+by email and to the user's sockets.
 
 The job does the work itself, and enqueues its own retries in the same transaction as the attempt
 it records; notifications.services, which schedules reminders as tasks change, enqueues it.
@@ -13,8 +14,10 @@ from django.db import transaction
 from django.tasks import task
 from django.utils import timezone
 
+from accounts.models import User
+from comments.models import Comment
 from notifications.models import FINISHED, Reminder, ReminderStatus
-from notifications.payloads import reminder_notification_payload
+from notifications.payloads import mention_notification_payload, reminder_notification_payload
 from realtime.events import user_notify
 from tasks.payloads import datetime_text
 
@@ -94,3 +97,49 @@ def _email_failed(reminder: Reminder, error: Exception) -> str:
         reminder_send.using(run_after=timezone.now() + delay).enqueue(reminder.pk)
     reminder.save(update_fields=["attempts", "error", "status"])
     return "failed" if reminder.status == ReminderStatus.FAILED else "retrying"
+
+
+@task
+def mention_send(comment_id: int, user_ids: list[int]) -> int:
+    """Tell the members a comment mentions for the first time (see mention_deliver)."""
+    return mention_deliver(comment_id=comment_id, user_ids=user_ids)
+
+
+def mention_deliver(*, comment_id: int, user_ids: list[int]) -> int:
+    """Send a `comment.mention` notification to each of `user_ids` still in the comment's project:
+    by email (when they have an address) and to their sockets. Returns how many were told.
+
+    A comment deleted meanwhile tells nobody. A failed email is logged and not retried: the
+    notification reached the user's sockets, and a mention is not worth a second email later.
+    """
+    comment = Comment.objects.select_related("task__project", "author").filter(pk=comment_id).first()
+    if comment is None:
+        return 0
+    recipients = list(
+        User.objects.filter(pk__in=user_ids, is_active=True, memberships__project_id=comment.project_id).order_by("pk")
+    )
+    notification = mention_notification_payload(comment)
+    for user in recipients:
+        try:
+            _mention_email(comment, user)
+        except Exception:
+            logger.exception("Could not email user %s of their mention in comment %s.", user.pk, comment.pk)
+        user_notify(user_id=user.pk, notification=notification)
+    return len(recipients)
+
+
+def _mention_email(comment: Comment, user: User) -> None:
+    if not user.email:
+        return
+    task = comment.task
+    author = comment.author.get_username() if comment.author is not None else "Someone"
+    send_mail(
+        subject=f"{author} mentioned you on: {task.title}",
+        message=(
+            f"Hello {user.get_username()},\n\n"
+            f'{author} mentioned you in a comment on "{task.title}" in the project "{task.project.name}":\n\n'
+            f"{comment.body}\n\nTask {task.pk}: /api/tasks/{task.pk}/\n\n-- TaskFlow"
+        ),
+        from_email=None,
+        recipient_list=[user.email],
+    )

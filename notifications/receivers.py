@@ -1,12 +1,15 @@
-"""Receivers of the tasks app's signals: a task's due-date reminder follows every change of it.
+"""Receivers of the domain signals: a task's due-date reminder follows every change of it, and a
+comment's new mentions are notified.
 
-task_changed is sent inside the writer's transaction, with the task's row locked, so the reminder
-(and the job that sends it) is written in that transaction too (notifications.services).
+The signals are sent inside the writer's transaction (task_changed with the task's row locked), so
+the reminder and the jobs that send notifications are written in that transaction too
+(notifications.services): they exist exactly when the change commits.
 """
 
 from django.dispatch import receiver
 
-from notifications.services import reminder_sync
+from comments.signals import comment_changed
+from notifications.services import mentions_notify, reminder_sync
 from tasks.signals import Change, task_changed
 
 # Fields whose change may start, move or cancel the task's due-date reminder.
@@ -19,3 +22,9 @@ def task_reminder(sender, *, task, change, fields, **kwargs) -> None:
         reminder_sync(task=task, new=True)
     elif change == Change.UPDATED and REMINDER_FIELDS.intersection(fields):
         reminder_sync(task=task)
+
+
+@receiver(comment_changed, dispatch_uid="notifications.comment_changed")
+def comment_mentions(sender, *, comment, mentioned, **kwargs) -> None:
+    if mentioned:
+        mentions_notify(comment=comment, user_ids=mentioned)

@@ -1,4 +1,5 @@
-"""Scheduling reminders as tasks change (sending them is the job's: notifications.jobs).
+"""Scheduling reminders as tasks change, and notifications of mentions (sending them is the jobs':
+notifications.jobs).
 
 `reminder_sync` runs in the task services' transaction after every change of a task, with the
 task's row locked (notifications.receivers): it keeps the task's one pending reminder in step with
@@ -10,7 +11,8 @@ leaves neither; a crash right after the commit cannot lose it, as it could with 
 from django.conf import settings
 from django.utils import timezone
 
-from notifications.jobs import reminder_send
+from comments.models import Comment
+from notifications.jobs import mention_send, reminder_send
 from notifications.models import FINISHED, Reminder, ReminderStatus
 from tasks.models import Task
 
@@ -42,3 +44,9 @@ def reminder_sync(*, task: Task, new: bool = False) -> Reminder | None:
     )
     reminder_send.using(run_after=reminder.remind_at).enqueue(reminder.pk)
     return reminder
+
+
+def mentions_notify(*, comment: Comment, user_ids: list[int]) -> None:
+    """Enqueue the notification of the members a comment mentions for the first time, in the
+    comment's transaction (the job row exists exactly when the comment does)."""
+    mention_send.enqueue(comment.pk, list(user_ids))

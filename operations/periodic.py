@@ -20,6 +20,7 @@ from django_tasks_db.models import DBTaskResult
 PERIODIC_JOBS: dict[str, timedelta] = {
     "operations.jobs.prune": timedelta(hours=1),
     "webhooks.jobs.webhooks_sweep": timedelta(minutes=1),
+    "attachments.jobs.attachment_orphans_sweep": timedelta(hours=1),
 }
 
 

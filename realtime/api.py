@@ -1,15 +1,17 @@
-"""The REST changes feed: `GET /api/projects/{id}/events/?since=&limit=`."""
+"""The REST changes feed (`GET /api/projects/{id}/events/?since=&limit=`) and the activity history
+(`GET /api/projects/{id}/activity/`, `GET /api/tasks/{id}/activity/`)."""
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from realtime.events import event_record
-from realtime.selectors import EventsPruned, event_list_since
-from realtime.serializers import EventPageSerializer
+from realtime.models import Activity
+from realtime.selectors import EventsPruned, activity_of_project, activity_of_task, event_list_since
+from realtime.serializers import ActivitySerializer, EventPageSerializer
 from taskflow.openapi import error_response
-from tasks.selectors import project_get_for_user
+from tasks.selectors import project_get_for_user, task_get_for_user
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -53,3 +55,37 @@ class ProjectEventsView(APIView):
         records = [event_record(event) for event in events]
         last_seq = records[-1]["seq"] if records else since
         return Response({"events": records, "last_seq": last_seq, "has_more": last_seq < project.event_seq})
+
+
+class _ActivityView(generics.ListAPIView):
+    """The activity history, newest first, a page at a time."""
+
+    serializer_class = ActivitySerializer
+    queryset = Activity.objects.none()  # for the schema; requests use get_queryset()
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+class ProjectActivityView(_ActivityView):
+    """Every change to a project's tasks (deleted ones too), comments, attachments and members."""
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        project = project_get_for_user(user=self.request.user, project_id=int(self.kwargs["project_id"]))
+        return activity_of_project(project=project)
+
+
+class TaskActivityView(_ActivityView):
+    """Every change to a task, its comments and its attachments."""
+
+    def caller_read(self) -> None:
+        """The task, read with the caller's role and row (accounts.permissions): one query."""
+        self.task = task_get_for_user(user=self.request.user, task_id=int(self.kwargs["task_id"]))
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return activity_of_task(task=self.task)

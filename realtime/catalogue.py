@@ -10,6 +10,10 @@ from dataclasses import dataclass
 
 from django.dispatch import Signal
 
+from attachments.payloads import AttachmentPayload
+from attachments.signals import attachment_changed
+from comments.payloads import CommentPayload
+from comments.signals import comment_changed
 from realtime.models import EventType
 from tasks.payloads import MemberPayload, ProjectPayload, TaskDeletedPayload, TaskPayload
 from tasks.signals import Change, member_changed, project_changed, task_changed
@@ -25,6 +29,7 @@ class EventKind:
     payload: type  # the TypedDict of its `data` (tasks.payloads)
     summary: str  # what happened, and what `data` is
     apply: str  # how a client keeping a copy of the project applies it
+    history: bool = True  # also kept in the activity history (realtime.activity)
 
 
 CATALOGUE: tuple[EventKind, ...] = (
@@ -60,6 +65,7 @@ CATALOGUE: tuple[EventKind, ...] = (
         "The project's name or description changed: `data` is the project after the change, without "
         "the caller's `role` and `event_seq` (they differ per caller and per event).",
         "merge `data` into the project (the caller's `role` and the `event_seq` are not in it)",
+        history=False,
     ),
     EventKind(
         EventType.MEMBER_ADDED,
@@ -86,13 +92,57 @@ CATALOGUE: tuple[EventKind, ...] = (
         "unassigned first, one `task.updated` each.",
         "remove the member with that `user`; if it is you, forget the project",
     ),
+    EventKind(
+        EventType.COMMENT_CREATED,
+        comment_changed,
+        Change.CREATED,
+        CommentPayload,
+        "A comment was made on a task: `data` is the new comment, as `GET /api/tasks/{id}/comments/` lists it.",
+        "store the comment under its `id`, with its `task`",
+    ),
+    EventKind(
+        EventType.COMMENT_UPDATED,
+        comment_changed,
+        Change.UPDATED,
+        CommentPayload,
+        "A comment was edited (or lost its author, whose account was deleted): `data` is the whole comment "
+        "after the change.",
+        "store the comment under its `id` (it replaces the whole comment)",
+    ),
+    EventKind(
+        EventType.COMMENT_DELETED,
+        comment_changed,
+        Change.DELETED,
+        CommentPayload,
+        "A comment was deleted: `data` is the comment as it was. A deleted task's comments go with it, "
+        "without events of their own.",
+        "remove the comment with that `id`",
+    ),
+    EventKind(
+        EventType.ATTACHMENT_ADDED,
+        attachment_changed,
+        Change.CREATED,
+        AttachmentPayload,
+        "A file was attached to a task: `data` is the attachment's metadata, as `GET /api/attachments/{id}/` "
+        "shows it (the bytes: `GET /api/attachments/{id}/download/`).",
+        "store the attachment under its `id`, with its `task`",
+    ),
+    EventKind(
+        EventType.ATTACHMENT_REMOVED,
+        attachment_changed,
+        Change.DELETED,
+        AttachmentPayload,
+        "An attachment was removed: `data` is its metadata as it was. A deleted task's attachments go with "
+        "it, without events of their own.",
+        "remove the attachment with that `id`",
+    ),
 )
 
-_BY_CHANGE = {(kind.signal, kind.change): kind.type for kind in CATALOGUE}
+_BY_CHANGE = {(kind.signal, kind.change): kind for kind in CATALOGUE}
 
 
-def event_type_of(signal: Signal, change: Change) -> EventType:
-    """The event type recording `change` sent on `signal`."""
+def event_kind_of(signal: Signal, change: Change) -> EventKind:
+    """The catalogue's entry for the event recording `change` sent on `signal`."""
     return _BY_CHANGE[signal, change]
 
 

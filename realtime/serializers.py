@@ -2,15 +2,22 @@
 
 The feed renders events itself (`realtime.events.event_record`); these serializers only describe
 what it renders. Each event type of the catalogue (realtime.catalogue) has its own component, so
-that `data` is typed by the type's payload: the task for `task.created` and `task.updated`,
-`{id, project}` for `task.deleted`, the project (without the caller's `role` and `event_seq`) for
-`project.updated`, the member for `member.*`. `Event` is their union, told apart by `type`.
+that `data` is typed by the type's payload: the task for `task.created` and `task.updated`, `{id,
+project}` for `task.deleted`, the project (without the caller's `role` and `event_seq`) for
+`project.updated`, the member for `member.*`, the comment for `comment.*`, the attachment's metadata
+for `attachment.*`. `Event` is their union, told apart by `type`.
 """
 
 from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework import serializers
 
+from attachments.payloads import AttachmentPayload
+from attachments.serializers import AttachmentSerializer
+from comments.payloads import CommentPayload
+from comments.serializers import CommentSerializer
 from realtime.catalogue import CATALOGUE, EventKind
+from realtime.models import Activity, EventType
+from realtime.payloads import ActivityPayload, activity_payload
 from tasks.payloads import MemberPayload, ProjectPayload, TaskDeletedPayload, TaskPayload
 from tasks.serializers import MemberSerializer, ProjectEventDataSerializer, TaskSerializer
 
@@ -31,13 +38,15 @@ class _EventSerializer(serializers.Serializer):
     at = serializers.DateTimeField()
 
 
-# The serializer describing each payload of the catalogue (what its builder in tasks.payloads makes;
-# tasks/tests/test_payloads.py keeps the two equal).
+# The serializer describing each payload of the catalogue (what its builder in <app>/payloads.py
+# makes; each app's test_payloads.py keeps the two equal).
 DATA_SERIALIZERS: dict[type, type[serializers.Serializer]] = {
     TaskPayload: TaskSerializer,
     TaskDeletedPayload: TaskDeletedDataSerializer,
     ProjectPayload: ProjectEventDataSerializer,
     MemberPayload: MemberSerializer,
+    CommentPayload: CommentSerializer,
+    AttachmentPayload: AttachmentSerializer,
 }
 
 
@@ -68,3 +77,28 @@ class EventPageSerializer(serializers.Serializer):
     )
     last_seq = serializers.IntegerField()
     has_more = serializers.BooleanField()
+
+
+HISTORY_KINDS = [kind.type.value for kind in CATALOGUE if kind.history]
+
+
+class ActivitySerializer(serializers.ModelSerializer):
+    """An entry of the activity history (ActivityPayload)."""
+
+    task = serializers.IntegerField(
+        source="task_id", allow_null=True, help_text="The task the change is about (a deleted one's id too)."
+    )
+    kind = serializers.ChoiceField(choices=[(value, EventType(value).label) for value in HISTORY_KINDS])
+    changes = serializers.DictField(
+        child=serializers.ListField(min_length=2, max_length=2, allow_empty=False, child=serializers.JSONField()),
+        help_text="Each field that changed, as the API shows it: `[old, new]` (null for a creation's old and a "
+        "deletion's new values).",
+    )
+
+    class Meta:
+        model = Activity
+        fields = ["id", "project", "task", "actor", "at", "kind", "changes"]
+        read_only_fields = fields
+
+    def to_representation(self, instance: Activity) -> ActivityPayload:
+        return activity_payload(instance)

@@ -9,6 +9,7 @@ and the channel layer.
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -61,6 +62,8 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "accounts",
     "tasks",
+    "comments",
+    "attachments",
     "realtime",
     "notifications",
     "webhooks",
@@ -270,6 +273,12 @@ REST_FRAMEWORK = {
 # Largest request body accepted by the API, in bytes; larger ones get 413.
 TASKFLOW_MAX_BODY_BYTES = env.int("TASKFLOW_MAX_BODY_BYTES", default=1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = TASKFLOW_MAX_BODY_BYTES
+# The largest attachment (413 beyond it), and the routes that take one: their bodies may be that
+# large, with the multipart framing (taskflow.http.limits).
+TASKFLOW_MAX_UPLOAD_BYTES = env.int("TASKFLOW_MAX_UPLOAD_BYTES", default=25 * 1024 * 1024)
+TASKFLOW_UPLOAD_PATHS = [r"/api/tasks/[0-9]{1,18}/attachments/"]
+# One file per request: a multipart body with more is refused (400) before the second is stored.
+DATA_UPLOAD_MAX_NUMBER_FILES = 1
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "TaskFlow API",
@@ -344,8 +353,45 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # Production serves what `collectstatic` wrote (the image runs it at build time): names carry a
 # hash of the content, so browsers may cache them forever, and WhiteNoise serves compressed copies.
 # Development keeps Django's plain storage, which needs no `collectstatic`.
+# Uploaded files (attachments): the local file system under MEDIA_ROOT by default, or S3 and any
+# S3-compatible store with STORAGE_URL=s3://<bucket>?endpoint_url=...&region_name=... (credentials
+# from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or the machine's role: never in the URL). They
+# are never served from a public URL: downloads go through the API, to members only.
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(BASE_DIR / "media"))
+STORAGE_URL = env.str("STORAGE_URL", default="")
+# What STORAGE_URL may set, as S3Storage's options.
+_S3_URL_OPTIONS = ("endpoint_url", "region_name", "addressing_style", "signature_version", "location")
+
+
+def file_storage_config(url: str, *, media_root) -> dict:
+    """The `default` entry of STORAGES for a STORAGE_URL (empty: the local file system)."""
+    if not url:
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(media_root)}}
+    parsed = urlsplit(url)
+    if parsed.scheme != "s3" or not parsed.netloc or parsed.path not in ("", "/"):
+        raise ImproperlyConfigured("STORAGE_URL must be s3://<bucket>?endpoint_url=...&region_name=...")
+    options = dict(parse_qsl(parsed.query))
+    unknown = sorted(set(options) - set(_S3_URL_OPTIONS))
+    if unknown:
+        raise ImproperlyConfigured(
+            f"STORAGE_URL: unknown options {', '.join(unknown)} (known: {', '.join(_S3_URL_OPTIONS)})."
+        )
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        # Stored names are unique (attachments.services), so no existence check before each write.
+        # A download is buffered in a temporary file, on disk past FILE_UPLOAD_MAX_MEMORY_SIZE.
+        "OPTIONS": {
+            "bucket_name": parsed.netloc,
+            "file_overwrite": True,
+            "default_acl": None,
+            "max_memory_size": 2_621_440,
+            **options,
+        },
+    }
+
+
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": file_storage_config(STORAGE_URL, media_root=MEDIA_ROOT),
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if PRODUCTION

@@ -8,7 +8,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from realtime.api import ProjectEventsView
+from realtime.api import ProjectActivityView, ProjectEventsView, TaskActivityView
 from taskflow.api_root import ApiRootView
 from taskflow.health import healthz, readyz
 from tasks.api import ID_PATTERN, MemberViewSet, ProjectViewSet, TaskViewSet
@@ -53,6 +53,14 @@ urlpatterns = [
     re_path(
         rf"^api/projects/(?P<project_id>{ID_PATTERN})/events/$", ProjectEventsView.as_view(), name="project-events"
     ),
+    re_path(
+        rf"^api/projects/(?P<project_id>{ID_PATTERN})/activity/$",
+        ProjectActivityView.as_view(),
+        name="project-activity",
+    ),
+    re_path(rf"^api/tasks/(?P<task_id>{ID_PATTERN})/activity/$", TaskActivityView.as_view(), name="task-activity"),
+    path("api/", include("comments.urls")),
+    path("api/", include("attachments.urls")),
     path("api/", include("webhooks.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

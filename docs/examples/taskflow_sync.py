@@ -32,12 +32,26 @@ class ProjectMirror:
         self.project: dict = {}
         self.members: dict[int, dict] = {}
         self.tasks: dict[int, dict] = {}
+        self.comments: dict[int, dict] = {}
+        self.attachments: dict[int, dict] = {}
         self.seq = 0
 
-    def load(self, *, project: dict, members: list[dict], tasks: list[dict], seq: int) -> None:
+    def load(
+        self,
+        *,
+        project: dict,
+        members: list[dict],
+        tasks: list[dict],
+        seq: int,
+        comments: list[dict] = (),
+        attachments: list[dict] = (),
+    ) -> None:
+        """The state as read (comments and attachments of the tasks it follows closely, if any)."""
         self.project = {key: value for key, value in project.items() if key not in ("role", "event_seq")}
         self.members = {member["user"]: member for member in members}
         self.tasks = {task["id"]: task for task in tasks}
+        self.comments = {comment["id"]: comment for comment in comments}
+        self.attachments = {attachment["id"]: attachment for attachment in attachments}
         self.seq = seq
 
     def apply(self, event: dict) -> None:
@@ -46,13 +60,25 @@ class ProjectMirror:
         if kind in ("task.created", "task.updated"):
             self.tasks[data["id"]] = data
         elif kind == "task.deleted":
+            # A deleted task's comments and attachments go with it, without events of their own.
             self.tasks.pop(data["id"], None)
+            for objects in (self.comments, self.attachments):
+                for key in [key for key, value in objects.items() if value["task"] == data["id"]]:
+                    del objects[key]
         elif kind == "project.updated":
             self.project.update(data)
         elif kind in ("member.added", "member.updated"):
             self.members[data["user"]] = data
         elif kind == "member.removed":
             self.members.pop(data["user"], None)
+        elif kind in ("comment.created", "comment.updated"):
+            self.comments[data["id"]] = data
+        elif kind == "comment.deleted":
+            self.comments.pop(data["id"], None)
+        elif kind == "attachment.added":
+            self.attachments[data["id"]] = data
+        elif kind == "attachment.removed":
+            self.attachments.pop(data["id"], None)
         self.seq = event["seq"]
 
 

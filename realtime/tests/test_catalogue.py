@@ -4,7 +4,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from realtime.catalogue import CATALOGUE, catalogue_markdown, event_type_of
+from realtime.catalogue import CATALOGUE, catalogue_markdown, event_kind_of
 from realtime.models import EventType
 from tasks.signals import Change, member_changed, project_changed, task_changed
 
@@ -16,14 +16,33 @@ def test_every_event_type_is_in_the_catalogue_once():
 def test_each_domain_change_records_exactly_one_type():
     changes = [(kind.signal, kind.change) for kind in CATALOGUE]
     assert len(changes) == len(set(changes))
-    assert event_type_of(task_changed, Change.DELETED) == EventType.TASK_DELETED
-    assert event_type_of(member_changed, Change.CREATED) == EventType.MEMBER_ADDED
+    assert event_kind_of(task_changed, Change.DELETED).type == EventType.TASK_DELETED
+    assert event_kind_of(member_changed, Change.CREATED).type == EventType.MEMBER_ADDED
 
 
 def test_a_project_is_never_recorded_as_created_or_deleted():
     # A new project's first event is its owner's membership; a deleted one takes its log along.
     with pytest.raises(KeyError):
-        event_type_of(project_changed, Change.CREATED)
+        event_kind_of(project_changed, Change.CREATED)
+    with pytest.raises(KeyError):
+        event_kind_of(project_changed, Change.DELETED)
+
+
+def test_the_history_keeps_every_kind_the_contract_lists():
+    # Activity `kind`s are the API's: every task, comment, attachment and member change.
+    assert {kind.type.value for kind in CATALOGUE if kind.history} == {
+        "task.created",
+        "task.updated",
+        "task.deleted",
+        "comment.created",
+        "comment.updated",
+        "comment.deleted",
+        "attachment.added",
+        "attachment.removed",
+        "member.added",
+        "member.updated",
+        "member.removed",
+    }
 
 
 def test_docs_events_md_is_what_the_catalogue_generates():

@@ -5,6 +5,7 @@ feed, the same records the WebSocket sends.
 """
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from realtime.catalogue import CATALOGUE
 from realtime.tests.example_client import taskflow_sync
@@ -13,19 +14,34 @@ pytestmark = pytest.mark.django_db
 
 
 def _fresh(client, project_id: int) -> dict:
-    tasks = client.get(f"/api/tasks/?project={project_id}&page_size=200")
+    tasks = client.get(f"/api/tasks/?project={project_id}&page_size=200").json()["results"]
     members = client.get(f"/api/projects/{project_id}/members/?page_size=200")
     project = client.get(f"/api/projects/{project_id}/").json()
+    comments, attachments = {}, {}
+    for task in tasks:
+        for comment in client.get(f"/api/tasks/{task['id']}/comments/?page_size=200").json()["results"]:
+            comments[comment["id"]] = comment
+        for attachment in client.get(f"/api/tasks/{task['id']}/attachments/?page_size=200").json()["results"]:
+            attachments[attachment["id"]] = attachment
     return {
         "project": {key: value for key, value in project.items() if key not in ("role", "event_seq")},
         "members": {member["user"]: member for member in members.json()["results"]},
-        "tasks": {task["id"]: task for task in tasks.json()["results"]},
+        "tasks": {task["id"]: task for task in tasks},
+        "comments": comments,
+        "attachments": attachments,
         "seq": project["event_seq"],
     }
 
 
 def _state(mirror) -> dict:
-    return {"project": mirror.project, "members": mirror.members, "tasks": mirror.tasks, "seq": mirror.seq}
+    return {
+        "project": mirror.project,
+        "members": mirror.members,
+        "tasks": mirror.tasks,
+        "comments": mirror.comments,
+        "attachments": mirror.attachments,
+        "seq": mirror.seq,
+    }
 
 
 @pytest.fixture
@@ -37,6 +53,8 @@ def mirror(client, project):
         project={**state["project"], "role": "owner"},
         members=list(state["members"].values()),
         tasks=list(state["tasks"].values()),
+        comments=list(state["comments"].values()),
+        attachments=list(state["attachments"].values()),
         seq=state["seq"],
     )
     return copy
@@ -135,6 +153,35 @@ SCENARIOS = {
     ),
     "member.removed": lambda client, project, add_member: client.delete(
         f"/api/projects/{project.pk}/members/{add_member('member').pk}/"
+    ),
+}
+
+
+def _comment(client, project) -> dict:
+    return client.post(f"/api/tasks/{_task(client, project)['id']}/comments/", {"body": "First"}).json()
+
+
+SCENARIOS |= {
+    "comment.created": lambda client, project, add_member: _comment(client, project),
+    "comment.updated": lambda client, project, add_member: client.patch(
+        f"/api/comments/{_comment(client, project)['id']}/", {"body": "Second thoughts"}
+    ),
+    "comment.deleted": lambda client, project, add_member: client.delete(
+        f"/api/comments/{_comment(client, project)['id']}/"
+    ),
+}
+
+
+def _attachment(client, project) -> dict:
+    upload = SimpleUploadedFile("notes.txt", b"some notes", content_type="text/plain")
+    path = f"/api/tasks/{_task(client, project)['id']}/attachments/"
+    return client.post(path, {"file": upload}, format="multipart").json()
+
+
+SCENARIOS |= {
+    "attachment.added": lambda client, project, add_member: _attachment(client, project),
+    "attachment.removed": lambda client, project, add_member: client.delete(
+        f"/api/attachments/{_attachment(client, project)['id']}/"
     ),
 }
 

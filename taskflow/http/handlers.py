@@ -40,6 +40,7 @@ from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.http import FileResponse, JsonResponse
 from django.urls import set_script_prefix
 
+from taskflow.http.limits import body_limit
 from taskflow.http.parsers import PayloadTooLarge
 
 # Where Django logs the 4xx responses it makes: this one never reaches Django.
@@ -82,11 +83,11 @@ class ThreadedASGIHandler(ASGIHandler):
     async def read_bounded_body(self, scope, receive):
         """The body as a file, and the scope to build the request from; raises BodyTooLarge.
 
-        Like ASGIHandler.read_body, but stops at TASKFLOW_MAX_BODY_BYTES: at once when
-        Content-Length says more, or as soon as the bytes received pass it. A body that came
+        Like ASGIHandler.read_body, but stops at the path's limit (taskflow.http.limits): at once
+        when Content-Length says more, or as soon as the bytes received pass it. A body that came
         without a Content-Length gets one in the scope, its real size.
         """
-        limit = settings.TASKFLOW_MAX_BODY_BYTES
+        limit = body_limit(scope.get("path", ""))
         declared = _content_length(scope)
         if declared is not None and declared > limit:
             raise BodyTooLarge()
@@ -102,7 +103,7 @@ class ThreadedASGIHandler(ASGIHandler):
                 size += len(chunk)
                 if size > limit:
                     raise BodyTooLarge()
-                # At most the limit (a megabyte by default): in memory or a quick local write.
+                # At most the limit: in memory up to FILE_UPLOAD_MAX_MEMORY_SIZE, then a local file.
                 body_file.write(chunk)
                 if not message.get("more_body", False):
                     break
@@ -120,7 +121,7 @@ class ThreadedASGIHandler(ASGIHandler):
         request_logger.warning(
             "Payload Too Large: %s (body over %d bytes)",
             scope.get("path", ""),
-            settings.TASKFLOW_MAX_BODY_BYTES,
+            body_limit(scope.get("path", "")),
             extra={"status_code": 413},
         )
         response = JsonResponse({"detail": str(PayloadTooLarge.default_detail)}, status=413)

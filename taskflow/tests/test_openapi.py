@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
@@ -270,6 +271,11 @@ def test_every_event_type_has_a_component_chosen_by_its_type(schema):
         (EventType.MEMBER_ADDED, "Member"),
         (EventType.MEMBER_UPDATED, "Member"),
         (EventType.MEMBER_REMOVED, "Member"),
+        (EventType.COMMENT_CREATED, "Comment"),
+        (EventType.COMMENT_UPDATED, "Comment"),
+        (EventType.COMMENT_DELETED, "Comment"),
+        (EventType.ATTACHMENT_ADDED, "Attachment"),
+        (EventType.ATTACHMENT_REMOVED, "Attachment"),
     ],
 )
 def test_each_event_type_documents_its_data(schema, event_type, data):
@@ -303,6 +309,12 @@ def test_a_feed_with_every_event_type_matches_the_schema(schema, client, project
     member = add_member("member")
     task = client.post(TASKS, {"project": project.pk, "title": "Draft"}).json()
     client.patch(f"/api/tasks/{task['id']}/", {"title": "Final"})
+    comment = client.post(f"/api/tasks/{task['id']}/comments/", {"body": "Looks done"}).json()
+    client.patch(f"/api/comments/{comment['id']}/", {"body": "Looks done to me"})
+    client.delete(f"/api/comments/{comment['id']}/")
+    upload = SimpleUploadedFile("plan.txt", b"the plan", content_type="text/plain")
+    attachment = client.post(f"/api/tasks/{task['id']}/attachments/", {"file": upload}, format="multipart").json()
+    client.delete(f"/api/attachments/{attachment['id']}/")
     client.delete(f"/api/tasks/{task['id']}/")
     client.patch(f"/api/projects/{project.pk}/", {"name": "Renamed"})
     client.patch(f"/api/projects/{project.pk}/members/{member.pk}/", {"role": "viewer"})

@@ -62,15 +62,15 @@ def test_task_patch(client, project, tasks_of):
     _, queries = run(client, "patch", f"/api/tasks/{tasks_of[0].pk}/", {"title": "Renamed"})
     # task with role and the caller's row (authentication); task update, if its version is still
     # the one read; the project's next seq (its counter's lock, held from here to the commit);
-    # event insert; after the commit, whether the project has webhooks.
-    assert len(queries) == 5, queries
+    # event insert; its activity entry; after the commit, whether the project has webhooks.
+    assert len(queries) == 6, queries
 
 
 def test_task_create(client, project):
     _, queries = run(client, "post", "/api/tasks/", {"project": project.pk, "title": "New"})
     # user; project among the caller's (validation); project with role; next seq (the counter's
-    # lock); last position; task insert; event insert; after the commit, webhooks?
-    assert len(queries) == 8, queries
+    # lock); last position; task insert; event insert; activity entry; after the commit, webhooks?
+    assert len(queries) == 9, queries
 
 
 # --- Channel-layer sends ----------------------------------------------------------------------------
