@@ -84,7 +84,7 @@ class AttachmentDownloadView(AttachmentView):
     def get(self, request, attachment_id):
         attachment = self.attachment
         response = FileResponse(
-            attachment.file.storage.open(attachment.file.name, "rb"),
+            selectors.attachment_file_open(attachment),
             as_attachment=True,
             filename=attachment.filename,
             content_type=attachment.content_type,

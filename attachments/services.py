@@ -28,13 +28,16 @@ from attachments.models import ATTACHMENTS_PER_TASK_MAX, STORAGE_PREFIX, Attachm
 from attachments.payloads import attachment_payload
 from attachments.signals import attachment_changed
 from attachments.uploads import content_type_clean, filename_clean
-from taskflow.errors import InvalidInput, NotFound
+from taskflow.errors import InvalidInput, NotFound, ServiceUnavailable
 from tasks.event_counter import event_counter_held
 from tasks.models import PROJECT_EDITORS, TASK_WRITERS, Task
 from tasks.services import require_role, task_row_lock
 from tasks.signals import Change
 
 logger = logging.getLogger(__name__)
+
+# The storage failed (S3 unreachable, a full disk): nothing was recorded; the request may be sent again.
+STORAGE_UNAVAILABLE = "The file storage is unavailable; try again later."
 
 # File deletions per job: a project's worth of files is deleted in several.
 DELETE_BATCH = 500
@@ -55,7 +58,11 @@ def attachment_add(*, task: Task, actor: User, upload, operator: bool = False) -
     filename = filename_clean(upload.name)
     sha256 = getattr(upload, "sha256", None) or _sha256(upload)
     upload.seek(0)
-    stored = default_storage.save(f"{STORAGE_PREFIX}/{task.project_id}/{task.pk}/{uuid.uuid4().hex}", upload)
+    try:
+        stored = default_storage.save(f"{STORAGE_PREFIX}/{task.project_id}/{task.pk}/{uuid.uuid4().hex}", upload)
+    except Exception as error:
+        logger.exception("Could not store an upload to task %s.", task.pk)
+        raise ServiceUnavailable(STORAGE_UNAVAILABLE, wait=5) from error
     try:
         with transaction.atomic():
             task_row_lock(task_id=task.pk)

@@ -207,6 +207,10 @@ class TaskFlowProcess(ServerProcess):
             "CACHE_KEY_PREFIX": channel_prefix,
             "TASKFLOW_AUTH_RATE": "100000/min",
             "DJANGO_DEBUG": "false",
+            # Uploaded files outside the repository; processes sharing a prefix share the folder.
+            "MEDIA_ROOT": str(
+                Path(os.environ.get("TMPDIR", "/tmp")) / f"taskflow-media-{channel_prefix or 'embedded'}"
+            ),
             **settings,
         }
         self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"taskflow-{self.name}-{self.port}.log"
@@ -265,6 +269,7 @@ class EmbeddedTaskFlow(TaskFlowServer):
             database_url=f"sqlite:///{directory / 'db.sqlite3'}",
             redis_url="",
             channel_prefix="",
+            MEDIA_ROOT=str(directory / "media"),
         )
         # As a shell that runs `make run` has them: no test settings, the development defaults.
         for name in ("DJANGO_DEBUG", "TASKFLOW_AUTH_RATE", "CHANNEL_LAYER_PREFIX", "CACHE_KEY_PREFIX"):
