@@ -7,12 +7,14 @@ as true as for changes made through the API; the operator is recorded as the eve
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
+from rest_framework import serializers
 
 from accounts.models import User
 from taskflow.admin_pages import on_own_admin_pages
 from taskflow.errors import ApplicationError
 from tasks import services
-from tasks.models import Membership, Project, Role, Status, Task
+from tasks.models import CHECKLIST_ITEMS_MAX, Membership, Project, Role, Status, Task
+from tasks.serializers import ChecklistField
 
 
 class MembershipInline(admin.TabularInline):
@@ -137,10 +139,27 @@ class TaskActionForm(ActionForm):
 
 class TaskAdminForm(forms.ModelForm):
     labels = forms.JSONField(required=False, help_text='A list of strings, e.g. ["bug", "ui"].')
+    checklist = forms.JSONField(
+        required=False,
+        help_text='The whole checklist, e.g. [{"id": 1, "text": "Draft", "done": true}, {"text": "Review"}]: '
+        "items without an id are new, items left out are removed.",
+    )
 
     class Meta:
         model = Task
-        fields = ["project", "title", "description", "status", "priority", "assignee", "due_at", "labels", "position"]
+        fields = [
+            "project",
+            "title",
+            "description",
+            "status",
+            "priority",
+            "assignee",
+            "due_at",
+            "labels",
+            "position",
+            "parent",
+            "checklist",
+        ]
 
     def clean(self):
         cleaned = super().clean()
@@ -149,6 +168,14 @@ class TaskAdminForm(forms.ModelForm):
         if project is not None and assignee is not None and not project.memberships.filter(user=assignee).exists():
             self.add_error("assignee", "The assignee must be a member of the project.")
         return cleaned
+
+    def clean_checklist(self):
+        # The API's own validation of items (types, lengths, ids given twice).
+        try:
+            items = self.cleaned_data.get("checklist") or []
+            return ChecklistField(max_length=CHECKLIST_ITEMS_MAX).run_validation(items)
+        except serializers.ValidationError as error:
+            raise forms.ValidationError(error.detail) from None
 
     def clean_labels(self):
         labels = self.cleaned_data.get("labels") or []
@@ -166,7 +193,7 @@ class TaskAdmin(admin.ModelAdmin):
     search_fields = ["title", "description", "assignee__username", "project__name"]
     list_select_related = ["project", "assignee"]
     readonly_fields = ["version", "created_by", "created_at", "updated_at", "completed_at"]
-    raw_id_fields = ["project", "assignee"]
+    raw_id_fields = ["project", "assignee", "parent"]
 
     def get_readonly_fields(self, request, obj=None):
         # A task stays in the project it was created in.
@@ -177,15 +204,21 @@ class TaskAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         data = {name: form.cleaned_data[name] for name in form.changed_data if name in services.TASK_EDITABLE_FIELDS}
-        if "assignee" in data:
-            data["assignee"] = data["assignee"].pk if data["assignee"] else None
-        if change:
-            # The form has already changed `obj` in memory: the service compares with the row.
-            stored = Task.objects.get(pk=obj.pk)
-            saved = services.task_update(task=stored, actor=request.user, data=data, operator=True)
-        else:
-            data.setdefault("title", obj.title)
-            saved = services.task_create(project=obj.project, actor=request.user, data=data, operator=True)
+        for name in ("assignee", "parent"):
+            if name in data:
+                data[name] = data[name].pk if data[name] else None
+        try:
+            if change:
+                # The form has already changed `obj` in memory: the service compares with the row.
+                stored = Task.objects.get(pk=obj.pk)
+                saved = services.task_update(task=stored, actor=request.user, data=data, operator=True)
+            else:
+                data.setdefault("title", obj.title)
+                saved = services.task_create(project=obj.project, actor=request.user, data=data, operator=True)
+        except ApplicationError as exc:
+            # A rule only the service can check (a parent that is a subtask): nothing was saved.
+            self.message_user(request, exc.message, messages.ERROR)
+            return
         obj.pk, obj.version = saved.pk, saved.version
 
     def delete_model(self, request, obj):

@@ -4,6 +4,8 @@ Changes made in the admin go through the services: versions move on and events a
 the operator as their actor, as for changes made through the API.
 """
 
+import json
+
 import pytest
 from django.test import Client
 
@@ -332,6 +334,8 @@ def task_form(task: Task, **changes) -> dict:
         "due_at_1": "",
         "labels": "[]",
         "position": task.position,
+        "parent": task.parent_id or "",
+        "checklist": json.dumps(task.checklist),
         "_save": "Save",
     }
     data.update(changes)
@@ -384,6 +388,33 @@ def test_assigning_a_non_member_in_the_task_form_shows_an_error_and_changes_noth
     assert "The assignee must be a member of the project." in response.content.decode()
     task.refresh_from_db()
     assert (task.assignee_id, task.version) == (None, 1)
+
+
+def test_writing_a_checklist_and_a_parent_in_the_task_form_goes_through_the_service(admin_client, project):
+    parent, task = make_task(project=project, title="Parent"), make_task(project=project, title="Child")
+    checklist = json.dumps([{"text": "Draft", "done": True}, {"text": "Review"}])
+    response = admin_client.post(
+        f"/admin/tasks/task/{task.pk}/change/", task_form(task, checklist=checklist, parent=parent.pk)
+    )
+    assert response.status_code == 302
+    task.refresh_from_db()
+    assert (task.parent_id, task.version) == (parent.pk, 2)
+    assert task.checklist == [{"id": 1, "text": "Draft", "done": True}, {"id": 2, "text": "Review", "done": False}]
+    assert project.events.filter(type="task.updated").count() == 1
+
+
+def test_an_invalid_checklist_or_parent_in_the_task_form_changes_nothing(admin_client, project):
+    parent, task = make_task(project=project), make_task(project=project)
+    make_task(project=project, parent=parent.pk)
+    page = admin_client.post(f"/admin/tasks/task/{task.pk}/change/", task_form(task, checklist='[{"text": ""}]'))
+    assert page.status_code == 200
+    assert "Item 1: text: This field may not be blank." in page.content.decode()
+    # A parent that has one itself is refused by the service: the message says why.
+    subtask = Task.objects.get(parent=parent)
+    page = admin_client.post(f"/admin/tasks/task/{task.pk}/change/", task_form(task, parent=subtask.pk), follow=True)
+    assert "subtasks are one level deep" in page.content.decode()
+    task.refresh_from_db()
+    assert (task.parent_id, task.checklist, task.version) == (None, [], 1)
 
 
 def test_adding_a_task_in_the_admin_records_its_creation_by_the_operator(admin_client, operator, project):
