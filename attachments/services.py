@@ -30,8 +30,8 @@ from attachments.signals import attachment_changed
 from attachments.uploads import content_type_clean, filename_clean
 from taskflow.errors import InvalidInput, NotFound, ServiceUnavailable
 from tasks.event_counter import event_counter_held
-from tasks.models import PROJECT_EDITORS, TASK_WRITERS, Task
-from tasks.services import require_role, task_row_lock
+from tasks.models import TASK_WRITERS, Task
+from tasks.services import require_own_or_editor, require_role, task_row_lock
 from tasks.signals import Change
 
 logger = logging.getLogger(__name__)
@@ -95,10 +95,9 @@ def attachment_add(*, task: Task, actor: User, upload, operator: bool = False) -
 
 def attachment_remove(*, attachment: Attachment, actor: User, operator: bool = False) -> None:
     """Remove an attachment: its uploader, an admin or the owner. The file goes once this commits."""
-    if attachment.uploaded_by_id == actor.pk:
-        require_role(attachment, TASK_WRITERS, operator=operator, action="remove attachments")
-    else:
-        require_role(attachment, PROJECT_EDITORS, operator=operator, action="remove other people's attachments")
+    require_own_or_editor(
+        attachment, owner_id=attachment.uploaded_by_id, actor=actor, operator=operator, what="attachments"
+    )
     with transaction.atomic():
         task_row_lock(task_id=attachment.task_id)
         current = Attachment.objects.select_for_update().filter(pk=attachment.pk).first()

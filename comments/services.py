@@ -17,8 +17,8 @@ from comments.payloads import comment_payload
 from comments.signals import comment_changed
 from taskflow.errors import AccessDenied, NotFound
 from tasks.event_counter import event_counter_held
-from tasks.models import PROJECT_EDITORS, TASK_WRITERS, Task
-from tasks.services import require_role, task_row_lock
+from tasks.models import TASK_WRITERS, Task
+from tasks.services import require_own_or_editor, require_role, task_row_lock
 from tasks.signals import Change
 
 
@@ -56,10 +56,7 @@ def comment_update(*, comment: Comment, actor: User, body: str, operator: bool =
 
 def comment_delete(*, comment: Comment, actor: User, operator: bool = False) -> None:
     """Delete a comment: its author, an admin or the owner."""
-    if comment.author_id == actor.pk:
-        require_role(comment, TASK_WRITERS, operator=operator, action="delete comments")
-    else:
-        require_role(comment, PROJECT_EDITORS, operator=operator, action="delete other people's comments")
+    require_own_or_editor(comment, owner_id=comment.author_id, actor=actor, operator=operator, what="comments")
     with transaction.atomic():
         current = _comment_lock(comment)
         payload = comment_payload(current)

@@ -6,8 +6,6 @@ event after the commit. Which event type records which change, and which types t
 is the catalogue's (realtime.catalogue).
 """
 
-from django.dispatch import receiver
-
 from attachments.signals import attachment_changed
 from comments.signals import comment_changed
 from realtime.activity import activity_append, activity_changes
@@ -15,82 +13,39 @@ from realtime.catalogue import event_kind_of
 from realtime.events import event_append
 from tasks.signals import Change, member_changed, project_changed, task_changed
 
+# Each domain signal, the keyword its object comes as, and the project and task that object is of.
+SOURCES = (
+    (task_changed, "task", lambda task: (task.project_id, task.pk)),
+    (project_changed, "project", lambda project: (project.pk, None)),
+    (member_changed, "membership", lambda membership: (membership.project_id, None)),
+    (comment_changed, "comment", lambda comment: (comment.project_id, comment.task_id)),
+    (attachment_changed, "attachment", lambda attachment: (attachment.project_id, attachment.task_id)),
+)
 
-def _record(signal, *, project_id: int, task_id: int | None, change, payload: dict, previous, actor) -> None:
-    kind = event_kind_of(signal, change)
-    event = event_append(
-        project_id=project_id,
-        event_type=kind.type,
-        data=payload,
-        actor_id=actor.pk if actor is not None else None,
-    )
-    if kind.history:
-        changes = activity_changes(change=change, payload=payload, previous=previous)
-        activity_append(event=event, task_id=task_id, changes=changes)
-
-
-@receiver(task_changed, dispatch_uid="realtime.task_changed")
-def task_event(sender, *, task, change, payload, previous, actor, **kwargs) -> None:
-    _record(
-        task_changed,
-        project_id=task.project_id,
-        task_id=task.pk,
-        change=change,
-        payload=payload,
-        previous=previous,
-        actor=actor,
-    )
+# A deleted project takes its event log and its history with it: its deletion is recorded nowhere.
+NOT_RECORDED = frozenset({(project_changed, Change.DELETED)})
 
 
-@receiver(project_changed, dispatch_uid="realtime.project_changed")
-def project_event(sender, *, project, change, payload, previous, actor, **kwargs) -> None:
-    if change == Change.DELETED:
-        return  # the project's event log and history go with it
-    _record(
-        project_changed,
-        project_id=project.pk,
-        task_id=None,
-        change=change,
-        payload=payload,
-        previous=previous,
-        actor=actor,
-    )
+def _receiver(signal, keyword: str, place):
+    """The receiver of `signal`: the change as an event of the catalogue's type, and as a history
+    entry when the catalogue keeps that type in the history."""
+
+    def record(sender, *, change, payload, previous, actor, **kwargs) -> None:
+        if (signal, change) in NOT_RECORDED:
+            return
+        kind = event_kind_of(signal, change)
+        project_id, task_id = place(kwargs[keyword])
+        event = event_append(
+            project_id=project_id, event_type=kind.type, data=payload, actor_id=actor.pk if actor is not None else None
+        )
+        if kind.history:
+            changes = activity_changes(change=change, payload=payload, previous=previous)
+            activity_append(event=event, task_id=task_id, changes=changes)
+
+    return record
 
 
-@receiver(member_changed, dispatch_uid="realtime.member_changed")
-def member_event(sender, *, membership, change, payload, previous, actor, **kwargs) -> None:
-    _record(
-        member_changed,
-        project_id=membership.project_id,
-        task_id=None,
-        change=change,
-        payload=payload,
-        previous=previous,
-        actor=actor,
-    )
-
-
-@receiver(comment_changed, dispatch_uid="realtime.comment_changed")
-def comment_event(sender, *, comment, change, payload, previous, actor, **kwargs) -> None:
-    _record(
-        comment_changed,
-        project_id=comment.project_id,
-        task_id=comment.task_id,
-        change=change,
-        payload=payload,
-        previous=previous,
-        actor=actor,
-    )
-
-
-@receiver(attachment_changed, dispatch_uid="realtime.attachment_changed")
-def attachment_event(sender, *, attachment, change, payload, previous, actor, **kwargs) -> None:
-    _record(
-        attachment_changed,
-        project_id=attachment.project_id,
-        task_id=attachment.task_id,
-        change=change,
-        payload=payload,
-        previous=previous,
-        actor=actor,
-    )
+# Held here (signals keep weak references to receivers), one per source.
+RECEIVERS = [_receiver(signal, keyword, place) for signal, keyword, place in SOURCES]
+for (signal, keyword, _), receiver in zip(SOURCES, RECEIVERS, strict=True):
+    signal.connect(receiver, dispatch_uid=f"realtime.{keyword}_changed")

@@ -71,6 +71,15 @@ def _change_by(actor: User | None, *, project_id: int | None = None) -> Iterator
                 yield
 
 
+def require_own_or_editor(obj, *, owner_id: int | None, actor: User, operator: bool, what: str) -> None:
+    """403 unless the actor may remove `obj` (read with the actor's `role`), which `owner_id` made:
+    their own while they may write in the project, anyone's for an admin or the owner."""
+    if owner_id is not None and owner_id == actor.pk:
+        require_role(obj, TASK_WRITERS, operator=operator, action=f"remove {what}")
+    else:
+        require_role(obj, PROJECT_EDITORS, operator=operator, action=f"remove other people's {what}")
+
+
 def task_row_lock(*, task_id: int) -> Task:
     """Lock a task's row for a write to something of the task's own (a comment, an attachment):
     the first lock of the lock order, before the project's event counter. 404 if the task is gone."""
@@ -317,9 +326,11 @@ def _task_insert(
     if "position" not in values:
         last = Task.objects.filter(project=project).aggregate(last=Max("position"))["last"]
         values["position"] = 0 if last is None else last + 1
+    # The checklist is numbered against the new task's empty one, not set from the input as given.
+    checklist = values.pop("checklist", None)
     task = Task(project=project, created_by=actor, assignee_id=assignee_id, parent_id=parent_id, **values)
-    if "checklist" in values:
-        task.checklist, task.checklist_last_id = _checklist_numbered(task, values["checklist"])
+    if checklist is not None:
+        task.checklist, task.checklist_last_id = _checklist_numbered(task, checklist)
     if task.status == Status.DONE:
         task.completed_at = timezone.now()
     task.save()

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from realtime.models import EventType
-from taskflow.admin_pages import on_own_admin_pages
+from taskflow.admin_pages import HistoryAdmin
 from taskflow.errors import ApplicationError
 from webhooks import services
 from webhooks.addresses import url_validate
@@ -105,7 +105,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(HistoryAdmin):
     list_display = ["event_type", "seq", "endpoint", "status", "attempts", "response_status", "created_at"]
     list_filter = ["status", "event_type", "endpoint"]
     search_fields = ["endpoint__url", "endpoint__project__name"]
@@ -130,16 +130,6 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     ]
     readonly_fields = fields
     actions = ["redeliver"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        # Not from the delivery pages (the log is history); deleting an endpoint takes its log along.
-        return not on_own_admin_pages(request, self) and super().has_delete_permission(request, obj)
 
     def has_redeliver_permission(self, request):
         return request.user.has_perm("webhooks.change_webhookendpoint")
