@@ -113,6 +113,14 @@ class ChecklistItemSerializer(serializers.Serializer):
     text = StrictCharField(max_length=CHECKLIST_TEXT_MAX)
     done = StrictBooleanField(default=False)
 
+    def validate(self, attrs: dict) -> dict:
+        # In a PATCH the task's serializer is partial, and DRF then skips the required fields and
+        # the defaults of nested ones too: an item's `text` is required all the same.
+        if "text" not in attrs:
+            raise serializers.ValidationError({"text": [self.fields["text"].error_messages["required"]]})
+        attrs.setdefault("done", False)
+        return attrs
+
 
 class ChecklistField(serializers.ListField):
     """The checklist: a list of items, whose errors are messages like every other field's.
