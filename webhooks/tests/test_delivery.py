@@ -9,11 +9,14 @@ import logging
 from datetime import timedelta
 
 import pytest
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_tasks_db.models import DBTaskResult
 
+from attachments import services as attachment_services
+from comments import services as comment_services
 from operations.periodic import PERIODIC_JOBS
 from operations.tests.jobs import commit_callbacks_run
 from realtime.models import Event
@@ -125,6 +128,30 @@ def test_member_and_project_events_are_delivered_too(project, endpoint, receiver
     run_jobs()
 
     assert [body["type"] for body in receiver.bodies()] == ["member.added", "project.updated"]
+
+
+def test_comment_and_attachment_events_are_delivered_to_the_endpoints_that_chose_them(
+    project, make_endpoint, receiver, run_jobs
+):
+    make_endpoint(event_types=["comment.created", "comment.deleted", "attachment.added", "attachment.removed"])
+    task = make_task(project=project)
+    comment = comment_services.comment_create(task=task, actor=project.owner, body="Looks good", operator=True)
+    comment_services.comment_update(comment=comment, actor=project.owner, body="Looks great", operator=True)
+    comment_services.comment_delete(comment=comment, actor=project.owner, operator=True)
+    upload = ContentFile(b"notes", name="notes.txt")
+    attachment = attachment_services.attachment_add(task=task, actor=project.owner, upload=upload, operator=True)
+    attachment_services.attachment_remove(attachment=attachment, actor=project.owner, operator=True)
+    run_jobs()
+
+    bodies = receiver.bodies()
+    assert [body["type"] for body in bodies] == [
+        "comment.created",
+        "comment.deleted",
+        "attachment.added",
+        "attachment.removed",
+    ]
+    assert bodies[0]["data"]["body"] == "Looks good" and bodies[1]["data"]["body"] == "Looks great"
+    assert bodies[2]["data"]["filename"] == "notes.txt"
 
 
 def test_a_new_endpoint_gets_only_events_after_its_creation(project, make_endpoint, receiver, run_jobs):
