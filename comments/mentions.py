@@ -7,8 +7,9 @@ from django.db.models.functions import Lower
 from tasks.models import Membership
 
 # A username's characters (ASCII: accounts.models), after an `@` that does not continue a word or
-# an email address ("ada@example.com" mentions nobody).
-_MENTION = re.compile(r"(?<![\w.@+-])@([\w.@+-]+)", re.ASCII)
+# an email address ("ada@example.com" mentions nobody), and not followed by a letter of any script
+# (a member "jos" is not named by "@josé").
+_MENTION = re.compile(r"(?<![\w.@+-])@([A-Za-z0-9_.@+-]+)(?!\w)")
 # Names looked up per save, at most: a body of "@a @b @c ..." cannot make one query unbounded.
 MENTIONS_MAX = 50
 _TRAILING = ".@+-"
