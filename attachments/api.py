@@ -1,9 +1,11 @@
 """Attachment endpoints: `/api/tasks/{task_id}/attachments/` and `/api/attachments/{id}/[download/]`."""
 
+from django.core.exceptions import TooManyFilesSent
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
+from rest_framework.exceptions import ParseError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
@@ -42,7 +44,11 @@ class TaskAttachmentsView(generics.ListCreateAPIView):
         # Before a byte of the body is parsed: a viewer's upload, or one too many, is refused as is.
         services.attachment_upload_check(task=self.task, actor=request.user)
         request.upload_handlers = [UploadHandler(request)]
-        upload = AttachmentUploadSerializer(data=request.data)
+        try:
+            data = request.data
+        except TooManyFilesSent:
+            raise ParseError("Send one file, in the `file` field.") from None
+        upload = AttachmentUploadSerializer(data=data)
         upload.is_valid(raise_exception=True)
         attachment = services.attachment_add(task=self.task, actor=request.user, upload=upload.validated_data["file"])
         return Response(self.get_serializer(attachment).data, status=status.HTTP_201_CREATED)
