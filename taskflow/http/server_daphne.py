@@ -1,5 +1,6 @@
 """Daphne as TaskFlow serves with it: the protocol's close codes, oversized frames refused by the
-protocol layer, idle HTTP connections closed, and a graceful stop on SIGTERM.
+protocol layer, idle HTTP connections closed, request bodies kept out of memory, and a graceful
+stop on SIGTERM.
 
 Daphne's command line and its `Server` offer none of these, so this module leans on internals of
 Daphne, autobahn (its WebSocket protocol) and Twisted (its HTTP channel). Each piece says which
@@ -10,9 +11,12 @@ Importing this module installs Daphne's asyncio reactor (daphne.server does that
 only a process about to serve with Daphne imports it.
 """
 
+import asyncio
 import logging
 import signal
+import tempfile
 import time
+from functools import partial
 
 import daphne.server  # noqa: F401  (installs Twisted's asyncio reactor: before anything imports a reactor)
 from daphne.cli import CommandLineInterface
@@ -48,6 +52,42 @@ class TaskFlowWebSocketProtocol(WebSocketProtocol):
             super().serverClose(code=code)
 
 
+class SpooledBodyQueue(asyncio.Queue):
+    """An HTTP request's input queue whose body chunks wait in a temporary file, not in memory.
+
+    Daphne hands a request over once Twisted has the whole body (in a temporary file when it is
+    large), then puts every chunk of it into the application's queue at once, before the
+    application has read any: an upload of 25 MiB sat in the queue whole. Here each chunk is
+    written to a spool as it is put (in memory up to FILE_UPLOAD_MAX_MEMORY_SIZE, then on disk)
+    and read back when the application takes it, so a body never has to fit in memory.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._spool = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE)  # noqa: SIM115
+        self._written = self._read = 0
+
+    def put_nowait(self, message: dict) -> None:
+        body = message.get("body")
+        if message.get("type") == "http.request" and body:
+            self._spool.seek(self._written)
+            self._spool.write(body)
+            self._written += len(body)
+            message = {**message, "body": len(body)}  # its length stands in for it
+        super().put_nowait(message)
+
+    async def get(self) -> dict:
+        message = await super().get()
+        if message.get("type") == "http.request" and isinstance(message.get("body"), int):
+            self._spool.seek(self._read)
+            body = self._spool.read(message["body"])
+            self._read += len(body)
+            message = {**message, "body": body}
+            if not message.get("more_body"):
+                self._spool.close()
+        return message
+
+
 class TaskFlowDaphneServer(Server):
     """Daphne's server with TaskFlow's WebSocket protocol, timeouts and graceful stop.
 
@@ -67,6 +107,21 @@ class TaskFlowDaphneServer(Server):
     def run(self) -> None:
         reactor.callWhenRunning(self._configure)
         super().run()
+
+    def create_application(self, protocol, scope):
+        """Make the application of one connection, as Daphne's own `Server.create_application`
+        does (an internal: the HTTP and WebSocket protocols call it once each), with a
+        SpooledBodyQueue as the input queue of an HTTP request."""
+        if scope["type"] != "http":
+            return super().create_application(protocol, scope)
+        assert "application_instance" not in self.connections[protocol]
+        queue = SpooledBodyQueue()
+        scope.setdefault("asgi", {"version": "3.0"})
+        instance = self.application(scope=scope, receive=queue.get, send=partial(self.handle_reply, protocol))
+        if protocol not in self.connections:
+            return None
+        self.connections[protocol]["application_instance"] = asyncio.ensure_future(instance)
+        return queue
 
     def listen_success(self, port) -> None:
         # Kept to stop listening on a graceful stop (Daphne keeps only their addresses).

@@ -6,6 +6,7 @@ at again when a framework is upgraded. What a client notices is tested on real s
 (test_server_process.py, realtime/tests/test_served_close_codes.py); these run in both passes too.
 """
 
+import asyncio
 import inspect
 import struct
 
@@ -16,7 +17,12 @@ from twisted.internet.testing import StringTransport
 from uvicorn import server as uvicorn_server
 from uvicorn.protocols.http import httptools_impl
 
-from taskflow.http.server_daphne import TaskFlowDaphne, TaskFlowDaphneServer, TaskFlowWebSocketProtocol
+from taskflow.http.server_daphne import (
+    SpooledBodyQueue,
+    TaskFlowDaphne,
+    TaskFlowDaphneServer,
+    TaskFlowWebSocketProtocol,
+)
 from taskflow.http.server_uvicorn import TaskFlowHttpToolsProtocol
 
 PROTOCOL_CLOSE_CODES = (1009, 1012, 1013)
@@ -102,6 +108,31 @@ def test_twisted_http_channels_take_the_idle_timeout_of_daphnes_factory():
     factory.timeOut = 3
 
     assert factory.buildProtocol(None).timeOut == 3
+
+
+def test_daphne_http_requests_get_their_input_queue_from_create_application_and_fill_it_at_once():
+    # TaskFlowDaphneServer.create_application makes that queue a SpooledBodyQueue (bodies on disk):
+    # it must still be where the request's queue comes from, and what its chunks are put into.
+    assert list(inspect.signature(server.Server.create_application).parameters) == ["self", "protocol", "scope"]
+    process = _source(http_protocol.WebRequest.process)
+    assert "self.server.create_application" in process
+    assert "self.application_queue.put_nowait(payload)" in process
+    create = _source(server.Server.create_application)
+    assert "receive=input_queue.get" in create
+    assert 'self.connections[protocol]["application_instance"]' in create
+
+
+def test_the_spooled_body_queue_gives_the_chunks_back_in_order():
+    async def run() -> list[dict]:
+        queue = SpooledBodyQueue()
+        for index, chunk in enumerate([b"first ", b"", b"second", b"!"]):
+            queue.put_nowait({"type": "http.request", "body": chunk, "more_body": index < 3})
+        queue.put_nowait({"type": "http.disconnect"})
+        return [await queue.get() for _ in range(5)]
+
+    messages = asyncio.run(run())
+    assert [message.get("body") for message in messages] == [b"first ", b"", b"second", b"!", None]
+    assert [message["type"] for message in messages][-1] == "http.disconnect"
 
 
 # --- uvicorn --------------------------------------------------------------------------------------
