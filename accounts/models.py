@@ -26,9 +26,47 @@ class User(AbstractUser):
         error_messages={"unique": "A user with that username already exists."},
     )
     email = models.EmailField("email address", unique=True)
+    # Whether notifications (assignments, mentions, due dates) are also sent by email; they always
+    # reach the user's sockets and the notification list.
+    email_notifications = models.BooleanField(default=True)
 
     objects = UserManager()
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
         ordering = ["id"]
+
+
+class TokenScope(models.TextChoices):
+    READ = "read", "Read"
+    WRITE = "write", "Write"
+
+
+# Personal access tokens: the prefix every token starts with (so that scanners can spot leaked ones).
+PERSONAL_TOKEN_PREFIX = "tfp_"
+
+
+class PersonalAccessToken(models.Model):
+    """A long-lived token of a user's for bots and scripts: `Authorization: Bearer tfp_...`.
+
+    Only the SHA-256 of the token is stored (`key_hash`): the token itself is shown once, when it
+    is made (accounts.services.personal_token_create). Deleting the row revokes it at once.
+    `last_used_at` is written at most once a minute, not on every request.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="personal_tokens")
+    name = models.CharField(max_length=100)
+    scope = models.CharField(max_length=5, choices=TokenScope.choices)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["user_id", "-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(scope__in=TokenScope.values), name="personal_token_scope_valid")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.scope}) of {self.user_id}"
