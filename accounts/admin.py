@@ -3,8 +3,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from accounts.models import User
-from accounts.services import user_delete
+from accounts.models import PersonalAccessToken, User
+from accounts.services import personal_token_revoke, user_delete
 
 
 @admin.register(User)
@@ -21,3 +21,29 @@ class UserAdmin(DjangoUserAdmin):
     def delete_queryset(self, request, queryset):
         for user in queryset:
             user_delete(user=user, actor=request.user)
+
+
+@admin.register(PersonalAccessToken)
+class PersonalAccessTokenAdmin(admin.ModelAdmin):
+    """Operators see who holds which token and revoke one (deleting it, through the service: its
+    sockets close); the tokens themselves are never stored, so never shown."""
+
+    list_display = ["name", "user", "scope", "created_at", "expires_at", "last_used_at"]
+    list_filter = ["scope", "created_at", "last_used_at"]
+    search_fields = ["name", "user__username", "user__email"]
+    list_select_related = ["user"]
+    readonly_fields = ["user", "name", "scope", "created_at", "expires_at", "last_used_at"]
+    exclude = ["key_hash"]
+
+    def has_add_permission(self, request):
+        return False  # made by their users, who alone see them once
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def delete_model(self, request, obj):
+        personal_token_revoke(token=obj)
+
+    def delete_queryset(self, request, queryset):
+        for token in queryset:
+            personal_token_revoke(token=token)

@@ -1,10 +1,12 @@
-"""JWT authentication of API requests and WebSockets: simplejwt's, with a faster user lookup."""
+"""The one place a request's bearer token is authenticated, for the API and the WebSockets:
+simplejwt's JWTs (with a faster user lookup), and personal access tokens (`tfp_...`)."""
 
 import threading
 import time
 from collections import OrderedDict
 
 from django.db import DEFAULT_DB_ALIAS
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework.exceptions import AuthenticationFailed
@@ -14,11 +16,12 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import Token
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
-from accounts.models import User
-from accounts.selectors import user_by_id
+from accounts.models import PERSONAL_TOKEN_PREFIX, PersonalAccessToken, User
+from accounts.selectors import personal_token_of_active_user, user_by_id
+from accounts.tokens import personal_token_hash, personal_token_used
 
 
-class JWTAuthentication(authentication.JWTAuthentication):
+class BearerAuthentication(authentication.JWTAuthentication):
     """simplejwt's JWTAuthentication, reading the user with one hand-written query, and verifying
     each token's signature once per process.
 
@@ -32,6 +35,10 @@ class JWTAuthentication(authentication.JWTAuthentication):
     does anything, by the IsAuthenticated permission (accounts.permissions): by the view's first
     read when that query joins the user's row (`user_check_by_row`: one statement fewer), else
     with a query of its own (`user_check`).
+
+    A bearer token that starts with `tfp_` is a personal access token instead
+    (`personal_token_authenticate`): then `request.auth` is the PersonalAccessToken, whose scope
+    the permission checks (accounts.permissions).
     """
 
     def authenticate(self, request):
@@ -41,6 +48,8 @@ class JWTAuthentication(authentication.JWTAuthentication):
         raw_token = self.get_raw_token(header)
         if raw_token is None:
             return None
+        if raw_token.startswith(PERSONAL_TOKEN_PREFIX.encode()):
+            return personal_token_authenticate(raw_token.decode("latin-1"))
         validated_token = self.get_validated_token(raw_token)
         return _claimed_user(validated_token), validated_token
 
@@ -60,6 +69,30 @@ class JWTAuthentication(authentication.JWTAuthentication):
             raise AuthenticationFailed(_("User is inactive"), code="user_inactive")
         _check_revoke_claim(validated_token, password=user.password)
         return user
+
+
+def personal_token_authenticate(raw: str) -> tuple[User, PersonalAccessToken]:
+    """The user of a personal access token and the token; AuthenticationFailed (401) unless it is
+    a token that exists (not revoked), has not expired, and belongs to an active user.
+
+    One query reads the token with its user's `is_active`, so the user needs no check of its own
+    (the same number of statements as a JWT's check); `last_used_at` is written at most once a
+    minute (accounts.tokens.personal_token_used).
+    """
+    token = personal_token_of_active_user(personal_token_hash(raw)) if len(raw) <= 256 else None
+    if token is None:
+        raise AuthenticationFailed(_("Unknown or revoked personal access token."), code="token_not_valid")
+    if token.expires_at is not None and token.expires_at <= timezone.now():
+        raise AuthenticationFailed(_("The personal access token has expired."), code="token_not_valid")
+    personal_token_used(token=token)
+    # Only the id is loaded; other fields load on use. Active: the query joined the row on it.
+    user = User.from_db(DEFAULT_DB_ALIAS, ["id"], [token.user_id])
+    return user, token
+
+
+def is_personal_token(auth) -> bool:
+    """Whether a request's `auth` (what authenticated it) is a personal access token."""
+    return isinstance(auth, PersonalAccessToken)
 
 
 def _claimed_user_id(validated_token: Token) -> int:
@@ -115,7 +148,15 @@ def user_check_by_row(user, *, password: str) -> None:
 class JWTScheme(SimpleJWTScheme):
     """The OpenAPI description of this authentication: simplejwt's bearer scheme."""
 
-    target_class = "accounts.authentication.JWTAuthentication"
+    target_class = "accounts.authentication.BearerAuthentication"
+
+    def get_security_definition(self, auto_schema):
+        definition = super().get_security_definition(auto_schema)
+        definition["description"] = (
+            "An access token from `/api/auth/token/` (a JWT, 5 minutes), or a personal access token from "
+            "`/api/auth/tokens/` (`tfp_...`)."
+        )
+        return definition
 
 
 class _VerifiedTokens:
@@ -144,4 +185,4 @@ class _VerifiedTokens:
 _verified = _VerifiedTokens(size=4096)
 
 
-_authentication = JWTAuthentication()
+_authentication = BearerAuthentication()

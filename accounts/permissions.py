@@ -1,8 +1,10 @@
 """The API's default permission, and the one place a request's caller is checked against the database."""
 
 from rest_framework import permissions
+from rest_framework.exceptions import PermissionDenied
 
-from accounts.authentication import user_check
+from accounts.authentication import is_personal_token, user_check
+from accounts.models import TokenScope
 
 
 class IsAuthenticated(permissions.IsAuthenticated):
@@ -15,13 +17,32 @@ class IsAuthenticated(permissions.IsAuthenticated):
     `user_check_by_row`): then `user_check` has nothing left to do. If the read did not check the
     caller, `user_check` does, with a query of its own: a view can make a request cheaper, never
     let an unchecked caller through.
+
+    A request with a personal access token of scope `read` may only read: any other method is a
+    403, before the view runs.
     """
 
     def has_permission(self, request, view) -> bool:
         if not super().has_permission(request, view):
             return False
+        if (
+            is_personal_token(request.auth)
+            and request.auth.scope == TokenScope.READ
+            and request.method not in permissions.SAFE_METHODS
+        ):
+            raise PermissionDenied("This personal access token may only read.")
         caller_read = getattr(view, "caller_read", None)
         if caller_read is not None:
             caller_read()
         user_check(request.user)
         return True
+
+
+class SignedInWithPassword(permissions.BasePermission):
+    """Refuses requests made with a personal access token (403): what manages a user's access
+    (their tokens, their password) needs a session from their password, a JWT or a login."""
+
+    message = "A personal access token cannot manage tokens or the password: sign in with the password."
+
+    def has_permission(self, request, view) -> bool:
+        return not is_personal_token(request.auth)

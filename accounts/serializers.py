@@ -1,5 +1,6 @@
 """Input and output shapes of the account endpoints."""
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
@@ -12,9 +13,11 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken, UntypedToken
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
-from accounts.authentication import JWTAuthentication
-from accounts.models import User
-from taskflow.fields import StrictCharField
+from accounts.authentication import BearerAuthentication
+from accounts.models import PersonalAccessToken, TokenScope, User
+from accounts.password_reset import PASSWORD_RESET_INVALID, password_reset_user
+from accounts.payloads import PersonalTokenPayload, personal_token_payload
+from taskflow.fields import StrictBooleanField, StrictCharField
 
 
 def _email_is_free(email: str, *, excluding: User | None = None) -> str:
@@ -31,6 +34,18 @@ class RegisterSerializer(serializers.Serializer):
     username = StrictCharField(max_length=150, validators=[User.username_validator])
     email = serializers.EmailField(max_length=254)
     password = StrictCharField(write_only=True, max_length=128, trim_whitespace=False)
+    invitation = StrictCharField(
+        write_only=True,
+        required=False,
+        max_length=128,
+        help_text="An invitation token, for this email address: the invitation is accepted with the registration. "
+        "Required when registration is by invitation only (`TASKFLOW_REGISTRATION=invite`).",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Read per request, not at import, so that operators and tests can change the mode.
+        self.fields["invitation"].required = settings.TASKFLOW_REGISTRATION == "invite"
 
     def validate_username(self, value: str) -> str:
         if User.objects.filter(username__iexact=value).exists():
@@ -58,10 +73,13 @@ class UserSummarySerializer(serializers.ModelSerializer):
 class MeSerializer(serializers.ModelSerializer):
     first_name = StrictCharField(max_length=150, allow_blank=True, required=False)
     last_name = StrictCharField(max_length=150, allow_blank=True, required=False)
+    email_notifications = StrictBooleanField(
+        required=False, help_text="Whether notifications also come by email (they always reach sockets and the list)."
+    )
 
     class Meta:
         model = User
-        fields = ["id", "username", "email", "first_name", "last_name", "date_joined"]
+        fields = ["id", "username", "email", "first_name", "last_name", "email_notifications", "date_joined"]
         read_only_fields = ["id", "username", "date_joined"]
 
     def validate_email(self, value: str) -> str:
@@ -83,6 +101,34 @@ class PasswordChangeSerializer(serializers.Serializer):
         except DjangoValidationError as exc:
             raise serializers.ValidationError(list(exc.messages)) from None
         return value
+
+
+class PasswordResetSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class PasswordResetAcceptedSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text="The same for every address, whether an account has it or not.")
+
+
+class PasswordResetConfirmSerializer(serializers.Serializer):
+    """The reset's `uid` and `token` (from its email) and the new password, checked here for the
+    field errors; accounts.services.user_password_reset checks the token again, with the user's
+    row locked, so that it works once."""
+
+    uid = StrictCharField(max_length=32, help_text="The `uid` of the reset email.")
+    token = StrictCharField(max_length=64, help_text="The `token` of the reset email.")
+    new_password = StrictCharField(max_length=128, trim_whitespace=False)
+
+    def validate(self, attrs: dict) -> dict:
+        user = password_reset_user(attrs["uid"], attrs["token"])
+        if user is None:
+            raise serializers.ValidationError({"token": [PASSWORD_RESET_INVALID]})
+        try:
+            validate_password(attrs["new_password"], user=user)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"new_password": list(exc.messages)}) from None
+        return attrs
 
 
 class LogoutSerializer(serializers.Serializer):
@@ -147,5 +193,33 @@ class TokenVerifySerializer(serializers.Serializer):
         if BlacklistedToken.objects.filter(token__jti=token.get(jwt_settings.JTI_CLAIM)).exists():
             raise InvalidToken("Token is blacklisted.")
         if token.get(jwt_settings.TOKEN_TYPE_CLAIM) == "access":
-            JWTAuthentication().get_user(token)  # AuthenticationFailed (401) for a user it no longer admits
+            BearerAuthentication().get_user(token)  # AuthenticationFailed (401) for a user it no longer admits
         return {}
+
+
+class PersonalTokenSerializer(serializers.ModelSerializer):
+    """A personal access token: made with `name`, `scope` and an optional `expires_at`."""
+
+    name = StrictCharField(max_length=100)
+    scope = serializers.ChoiceField(choices=TokenScope.choices, help_text="`read` (GET only) or `write`.")
+    expires_at = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="When it stops working; at most a year ahead. Never, by default."
+    )
+
+    class Meta:
+        model = PersonalAccessToken
+        fields = ["id", "name", "scope", "created_at", "expires_at", "last_used_at"]
+        read_only_fields = ["id", "created_at", "last_used_at"]
+
+    def to_representation(self, instance: PersonalAccessToken) -> PersonalTokenPayload:
+        return personal_token_payload(instance)
+
+
+class PersonalTokenCreatedSerializer(PersonalTokenSerializer):
+    """The answer to making a token: the only one that shows `token`. Keep it: it is not stored."""
+
+    token = serializers.CharField(read_only=True, help_text="`tfp_...`: send it as `Authorization: Bearer <token>`.")
+
+    class Meta(PersonalTokenSerializer.Meta):
+        fields = [*PersonalTokenSerializer.Meta.fields, "token"]
+        read_only_fields = [*PersonalTokenSerializer.Meta.read_only_fields, "token"]

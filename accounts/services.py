@@ -1,22 +1,44 @@
-"""Account use cases: registration, profile changes, password change, session ending, deletion."""
+"""Account use cases: registration, profile changes, password change and reset, session ending,
+deletion, personal access tokens."""
+
+from datetime import datetime, timedelta
 
 from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
+from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from accounts.models import User
+from accounts.jobs import password_reset_send
+from accounts.models import PersonalAccessToken, User
+from accounts.password_reset import PASSWORD_RESET_INVALID, password_reset_user
+from accounts.signals import personal_token_revoked, user_registered
+from accounts.tokens import personal_token_hash, personal_token_new
+from taskflow.errors import InvalidInput
+
+# Personal access tokens per user, at most; and how far ahead one may expire.
+PERSONAL_TOKENS_MAX = 50
+PERSONAL_TOKEN_LIFETIME_MAX = timedelta(days=366)
 
 
 @transaction.atomic
-def user_register(*, username: str, email: str, password: str) -> User:
-    """Create a user; the password must pass Django's validators (checked by the caller's form)."""
-    return User.objects.create_user(username=username, email=email, password=password)
+def user_register(*, username: str, email: str, password: str, invitation: str | None = None) -> User:
+    """Create a user; the password must pass Django's validators (checked by the caller's form).
+
+    With an `invitation` token the new user accepts that invitation in the same transaction (the
+    tasks app receives `user_registered`): an invitation that is not pending, or is for another
+    address, is a 400 on `invitation` and no account is made.
+    """
+    user = User.objects.create_user(username=username, email=email, password=password)
+    accepted = user_registered.send(sender=User, user=user, invitation=invitation)
+    if invitation is not None and not any(response for _, response in accepted):
+        raise InvalidInput("Invitations cannot be accepted here.", field="invitation")
+    return user
 
 
 @transaction.atomic
 def user_update_profile(*, user: User, data: dict) -> User:
-    """Change the caller's e-mail address and names."""
-    fields = [name for name in ("email", "first_name", "last_name") if name in data]
+    """Change the caller's e-mail address, names and whether notifications come by email."""
+    fields = [name for name in ("email", "first_name", "last_name", "email_notifications") if name in data]
     for name in fields:
         setattr(user, name, data[name])
     if fields:
@@ -34,6 +56,24 @@ def user_change_password(*, user: User, new_password: str) -> None:
     user.set_password(new_password)
     user.save(update_fields=["password"])
     user_blacklist_refresh_tokens(user=user)
+
+
+def user_password_reset_request(*, email: str) -> None:
+    """Ask for a password reset email to `email`: the job that sends it (accounts.jobs) looks the
+    address up, so this does the same work for every address (no account enumeration)."""
+    password_reset_send.enqueue(email)
+
+
+@transaction.atomic
+def user_password_reset(*, uid: str, token: str, new_password: str) -> User:
+    """Set a new password with a reset's `uid` and `token`, through `user_change_password` (every
+    session ends). The token is checked with the user's row locked: it works once, however many
+    resets with it run at once. 400 on `token` when it is not (or no longer) valid."""
+    user = password_reset_user(uid, token, for_update=True)
+    if user is None:
+        raise InvalidInput(PASSWORD_RESET_INVALID, field="token")
+    user_change_password(user=user, new_password=new_password)
+    return user
 
 
 def user_blacklist_refresh_tokens(*, user: User) -> int:
@@ -56,3 +96,32 @@ def user_delete(*, user: User, actor: User | None) -> None:
     """
     user.deleted_by = actor  # for the receivers: who deleted the account
     user.delete()
+
+
+@transaction.atomic
+def personal_token_create(
+    *, user: User, name: str, scope: str, expires_at: datetime | None = None
+) -> tuple[PersonalAccessToken, str]:
+    """Make a personal access token of `user`'s; returns the row and the token, which is not kept."""
+    if expires_at is not None:
+        now = timezone.now()
+        if expires_at <= now:
+            raise InvalidInput("The expiry must be in the future.", field="expires_at")
+        if expires_at > now + PERSONAL_TOKEN_LIFETIME_MAX:
+            raise InvalidInput("A token expires at most a year from now.", field="expires_at")
+    # The user's row, locked: concurrent creations count the tokens one after the other.
+    User.objects.select_for_update().filter(pk=user.pk).exists()
+    if PersonalAccessToken.objects.filter(user=user).count() >= PERSONAL_TOKENS_MAX:
+        raise InvalidInput(f"A user has at most {PERSONAL_TOKENS_MAX} personal access tokens: revoke one first.")
+    raw = personal_token_new()
+    token = PersonalAccessToken.objects.create(
+        user=user, name=name, scope=scope, expires_at=expires_at, key_hash=personal_token_hash(raw)
+    )
+    return token, raw
+
+
+@transaction.atomic
+def personal_token_revoke(*, token: PersonalAccessToken) -> None:
+    """Revoke a token at once: the next request with it is a 401, and its sockets close (4401)."""
+    personal_token_revoked.send(sender=PersonalAccessToken, token=token, user_id=token.user_id)
+    token.delete()

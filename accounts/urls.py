@@ -1,6 +1,6 @@
 """Routes under /api/auth/."""
 
-from django.urls import path
+from django.urls import path, re_path
 
 from accounts import api
 
@@ -12,4 +12,8 @@ urlpatterns = [
     path("logout/", api.LogoutView.as_view(), name="auth-logout"),
     path("me/", api.MeView.as_view(), name="auth-me"),
     path("password/", api.PasswordChangeView.as_view(), name="auth-password"),
+    path("password/reset/", api.PasswordResetView.as_view(), name="auth-password-reset"),
+    path("password/reset/confirm/", api.PasswordResetConfirmView.as_view(), name="auth-password-reset-confirm"),
+    path("tokens/", api.PersonalTokensView.as_view(), name="auth-tokens"),
+    re_path(r"^tokens/(?P<token_id>[0-9]{1,18})/$", api.PersonalTokenView.as_view(), name="auth-token-revoke"),
 ]

@@ -3,7 +3,7 @@
 from typing import TypedDict
 
 from attachments.models import Attachment
-from tasks.payloads import datetime_text
+from taskflow.times import datetime_text
 
 
 class AttachmentPayload(TypedDict):

@@ -3,7 +3,7 @@
 from typing import TypedDict
 
 from comments.models import Comment
-from tasks.payloads import datetime_text
+from taskflow.times import datetime_text
 
 
 class CommentPayload(TypedDict):

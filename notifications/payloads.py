@@ -1,11 +1,18 @@
-"""The shapes of notifications as users' sockets receive them: one typed payload per shape."""
+"""The shape of notifications, as the API lists them and users' sockets receive them.
+
+A notification is a row (notifications.models.Notification); `NotificationPayload` is how it
+leaves TaskFlow, and its `data` is what it showed when it was made, by kind: the task (for
+`task.assigned` and `task.due`), and the comment too (for `comment.mention`).
+"""
 
 from typing import Literal, TypedDict
 
 from comments.models import Comment
-from notifications.models import Reminder
+from notifications.models import Notification
 from tasks.models import Task
 from tasks.payloads import datetime_text
+
+NotificationKindName = Literal["task.assigned", "comment.mention", "task.due"]
 
 
 class NotificationTaskPayload(TypedDict):
@@ -18,16 +25,6 @@ class NotificationTaskPayload(TypedDict):
     due_at: str | None
 
 
-class ReminderNotificationPayload(TypedDict):
-    """The `notification` frame of a due-date reminder (`kind` "task.due")."""
-
-    type: Literal["notification"]
-    kind: Literal["task.due"]
-    id: int
-    at: str | None  # when it was sent
-    task: NotificationTaskPayload
-
-
 def notification_task_payload(task: Task) -> NotificationTaskPayload:
     return {
         "id": task.pk,
@@ -38,16 +35,14 @@ def notification_task_payload(task: Task) -> NotificationTaskPayload:
     }
 
 
-def reminder_notification_payload(reminder: Reminder) -> ReminderNotificationPayload:
-    """The frame of a reminder, before it is sent (`at` is set when it is)."""
-    task = reminder.task
-    return {
-        "type": "notification",
-        "kind": "task.due",
-        "id": reminder.pk,
-        "at": None,
-        "task": notification_task_payload(task),
-    }
+class TaskNotificationData(TypedDict):
+    """The `data` of `task.assigned` and `task.due`: the task when the notification was made."""
+
+    task: NotificationTaskPayload
+
+
+def task_notification_data(task: Task) -> TaskNotificationData:
+    return {"task": notification_task_payload(task)}
 
 
 class MentionCommentPayload(TypedDict):
@@ -59,24 +54,16 @@ class MentionCommentPayload(TypedDict):
     body: str
 
 
-class MentionNotificationPayload(TypedDict):
-    """The `notification` frame of a mention in a comment (`kind` "comment.mention")."""
+class MentionNotificationData(TypedDict):
+    """The `data` of `comment.mention`: the comment's task, and the comment as it was then."""
 
-    type: Literal["notification"]
-    kind: Literal["comment.mention"]
-    id: int  # the comment's
-    at: str | None  # when the comment was made or edited
     task: NotificationTaskPayload
     comment: MentionCommentPayload
 
 
-def mention_notification_payload(comment: Comment) -> MentionNotificationPayload:
+def mention_notification_data(comment: Comment) -> MentionNotificationData:
     author = comment.author
     return {
-        "type": "notification",
-        "kind": "comment.mention",
-        "id": comment.pk,
-        "at": datetime_text(comment.updated_at),
         "task": notification_task_payload(comment.task),
         "comment": {
             "id": comment.pk,
@@ -85,3 +72,35 @@ def mention_notification_payload(comment: Comment) -> MentionNotificationPayload
             "body": comment.body,
         },
     }
+
+
+class NotificationPayload(TypedDict):
+    """A notification: `GET /api/notifications/`, and (with `"type": "notification"` first) the
+    frame that goes to the user's sockets."""
+
+    id: int
+    kind: NotificationKindName
+    project: int
+    task: int | None
+    actor: int | None
+    at: str
+    read_at: str | None
+    data: TaskNotificationData | MentionNotificationData
+
+
+def notification_payload(notification: Notification) -> NotificationPayload:
+    return {
+        "id": notification.pk,
+        "kind": notification.kind,
+        "project": notification.project_id,
+        "task": notification.task_id,
+        "actor": notification.actor_id,
+        "at": datetime_text(notification.at),
+        "read_at": datetime_text(notification.read_at),
+        "data": notification.data,
+    }
+
+
+def notification_frame(notification: Notification) -> dict:
+    """The `notification` frame of the user's sockets: the type, then the notification's fields."""
+    return {"type": "notification", **notification_payload(notification)}

@@ -1,5 +1,5 @@
-"""Receivers of the domain signals: a task's due-date reminder follows every change of it, and a
-comment's new mentions are notified.
+"""Receivers of the domain signals: a task's due-date reminder follows every change of it, a task's
+new assignee is notified when someone else assigned them, and a comment's new mentions are notified.
 
 The signals are sent inside the writer's transaction (task_changed with the task's row locked), so
 the reminder and the jobs that send notifications are written in that transaction too
@@ -9,7 +9,7 @@ the reminder and the jobs that send notifications are written in that transactio
 from django.dispatch import receiver
 
 from comments.signals import comment_changed
-from notifications.services import mentions_notify, reminder_sync
+from notifications.services import assignment_notify, mentions_notify, reminder_sync
 from tasks.signals import Change, task_changed
 
 # Fields whose change may start, move or cancel the task's due-date reminder.
@@ -22,6 +22,15 @@ def task_reminder(sender, *, task, change, fields, **kwargs) -> None:
         reminder_sync(task=task, new=True)
     elif change == Change.UPDATED and REMINDER_FIELDS.intersection(fields):
         reminder_sync(task=task)
+
+
+@receiver(task_changed, dispatch_uid="notifications.task_assigned")
+def task_assignment(sender, *, task, change, fields, actor, **kwargs) -> None:
+    if change == Change.DELETED or "assignee_id" not in fields or task.assignee_id is None:
+        return
+    if actor is not None and actor.pk == task.assignee_id:
+        return  # assigning yourself tells nobody
+    assignment_notify(task=task, actor=actor)
 
 
 @receiver(comment_changed, dispatch_uid="notifications.comment_changed")

@@ -1,5 +1,5 @@
-"""Scheduling reminders as tasks change, and notifications of mentions (sending them is the jobs':
-notifications.jobs).
+"""Scheduling reminders as tasks change, notifications of mentions and assignments (sending them is
+the jobs': notifications.jobs), and a user's marking of their notifications as read.
 
 `reminder_sync` runs in the task services' transaction after every change of a task, with the
 task's row locked (notifications.receivers): it keeps the task's one pending reminder in step with
@@ -11,9 +11,10 @@ leaves neither; a crash right after the commit cannot lose it, as it could with 
 from django.conf import settings
 from django.utils import timezone
 
+from accounts.models import User
 from comments.models import Comment
-from notifications.jobs import mention_send, reminder_send
-from notifications.models import FINISHED, Reminder, ReminderStatus
+from notifications.jobs import assignment_send, mention_send, reminder_send
+from notifications.models import FINISHED, Notification, Reminder, ReminderStatus
 from tasks.models import Task
 
 
@@ -50,3 +51,22 @@ def mentions_notify(*, comment: Comment, user_ids: list[int]) -> None:
     """Enqueue the notification of the members a comment mentions for the first time, in the
     comment's transaction (the job row exists exactly when the comment does)."""
     mention_send.enqueue(comment.pk, list(user_ids))
+
+
+def assignment_notify(*, task: Task, actor: User | None) -> None:
+    """Enqueue the notification of the task's new assignee, in the task's transaction (the job row
+    exists exactly when the change does). The caller checks that someone else assigned them."""
+    at = timezone.now().isoformat()
+    assignment_send.enqueue(task.pk, task.assignee_id, actor.pk if actor is not None else None, at)
+
+
+def notification_read(*, notification: Notification) -> None:
+    """Mark one of the user's notifications read; one already read keeps the time it was first read."""
+    if notification.read_at is None:
+        notification.read_at = timezone.now()
+        Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(read_at=notification.read_at)
+
+
+def notifications_read_all(*, user: User) -> int:
+    """Mark every unread notification of the user's read, in one statement; returns how many."""
+    return Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())

@@ -4,29 +4,42 @@ from channels.db import database_sync_to_async
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
-from accounts.authentication import JWTAuthentication
-from accounts.models import User
+from accounts.authentication import BearerAuthentication, personal_token_authenticate
+from accounts.models import PERSONAL_TOKEN_PREFIX, PersonalAccessToken, User
+from accounts.selectors import user_by_id
 from realtime.events import event_message
 from realtime.models import Event
 from tasks.models import Membership, Project
 
-_jwt = JWTAuthentication()
+_jwt = BearerAuthentication()
 
 
 @database_sync_to_async
-def identity_for_token(raw) -> tuple[User, float] | None:
-    """The active user an access token belongs to and when it expires; None if it is not valid.
+def identity_for_token(raw) -> tuple[User, float | None, int | None] | None:
+    """Who a bearer token is, when it expires (None: never) and, for a personal access token, its
+    id; None if it is not valid.
 
-    The same checks as the REST API: signature, expiry, token type, active user, and that the
-    password has not changed since the token was issued.
+    The same checks as the REST API (accounts.authentication): for a JWT its signature, expiry,
+    type, an active user, and that the password has not changed since it was issued; for a
+    personal access token that it exists (not revoked), has not expired, and its user is active.
     """
     if not isinstance(raw, str) or not raw or len(raw) > 4096:
         return None
     try:
+        if raw.startswith(PERSONAL_TOKEN_PREFIX):
+            user, token = personal_token_authenticate(raw)
+            expires_at = token.expires_at.timestamp() if token.expires_at is not None else None
+            return user_by_id(user.pk), expires_at, token.pk
         token = _jwt.get_validated_token(raw.encode())
-        return _jwt.get_user(token), float(token["exp"])
+        return _jwt.get_user(token), float(token["exp"]), None
     except (InvalidToken, TokenError, AuthenticationFailed, KeyError):
         return None
+
+
+@database_sync_to_async
+def personal_tokens_alive(token_ids: set[int]) -> set[int]:
+    """Those of `token_ids` that are still personal access tokens (not revoked)."""
+    return set(PersonalAccessToken.objects.filter(pk__in=token_ids).values_list("pk", flat=True))
 
 
 @database_sync_to_async

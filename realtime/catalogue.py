@@ -15,8 +15,8 @@ from attachments.signals import attachment_changed
 from comments.payloads import CommentPayload
 from comments.signals import comment_changed
 from realtime.models import EventType
-from tasks.payloads import MemberPayload, ProjectPayload, TaskDeletedPayload, TaskPayload
-from tasks.signals import Change, member_changed, project_changed, task_changed
+from tasks.payloads import InvitationPayload, MemberPayload, ProjectPayload, TaskDeletedPayload, TaskPayload
+from tasks.signals import Change, invitation_changed, member_changed, project_changed, task_changed
 
 
 @dataclass(frozen=True)
@@ -135,6 +135,27 @@ CATALOGUE: tuple[EventKind, ...] = (
         "An attachment was removed: `data` is its metadata as it was. A deleted task's attachments go with "
         "it, without events of their own.",
         "remove the attachment with that `id`",
+    ),
+    EventKind(
+        EventType.INVITATION_CREATED,
+        invitation_changed,
+        Change.CREATED,
+        InvitationPayload,
+        "Someone was invited to the project: `data` is the invitation, as `GET /api/projects/{id}/invitations/` "
+        "lists it (never its token). Its acceptance is the new member's `member.added`.",
+        "nothing to change in a copy of the project's tasks and members; a list of pending invitations stores it "
+        "under its `id`",
+        history=False,
+    ),
+    EventKind(
+        EventType.INVITATION_REVOKED,
+        invitation_changed,
+        Change.DELETED,
+        InvitationPayload,
+        "An invitation was revoked: `data` is the invitation as it was. Its token no longer works.",
+        "nothing to change in a copy of the project's tasks and members; a list of pending invitations removes the "
+        "one with that `id`",
+        history=False,
     ),
 )
 

@@ -44,7 +44,8 @@ class ProjectEventsConsumer(AsyncJsonWebsocketConsumer):
         # The connection's own task runs every handler below: their log lines carry this id.
         current_request_id.set(request_id_new())
         self.user = None
-        self.token_expires_at = 0.0
+        self.token_expires_at: float | None = 0.0  # None: a token that never expires
+        self.personal_token_id: int | None = None  # when signed in with a personal access token
         self.last_seq: dict[int, int] = {}  # project id -> last seq delivered to this client
         self.timers: dict[str, asyncio.Task] = {}
         self.frame_allowance = float(settings.TASKFLOW_WS_FRAME_RATE)
@@ -118,7 +119,7 @@ class ProjectEventsConsumer(AsyncJsonWebsocketConsumer):
         if identity is None:
             await self._close(CLOSE_UNAUTHENTICATED)
             return
-        user, expires_at = identity
+        user, expires_at, personal_token_id = identity
         if _open_sockets_per_user.get(user.pk, 0) >= settings.TASKFLOW_WS_MAX_SOCKETS_PER_USER:
             await self._close(CLOSE_TOO_MANY)
             return
@@ -126,18 +127,23 @@ class ProjectEventsConsumer(AsyncJsonWebsocketConsumer):
         self.user = user
         self.timers.pop("auth").cancel()
         await self.hub.follow_user(user.pk, self)
-        await self._accept_token(expires_at)
+        await self._accept_token(expires_at, personal_token_id)
 
     async def _renew(self, content: dict) -> None:
         identity = await access.identity_for_token(content.get("token"))
         if identity is None or identity[0].pk != self.user.pk:
             await self._close(CLOSE_UNAUTHENTICATED)
             return
-        await self._accept_token(identity[1])
+        await self._accept_token(identity[1], identity[2])
 
-    async def _accept_token(self, expires_at: float) -> None:
+    async def _accept_token(self, expires_at: float | None, personal_token_id: int | None) -> None:
         self.token_expires_at = expires_at
-        self._set_timer("expiry", max(0.0, expires_at - time.time()), self._close_at_expiry)
+        self.personal_token_id = personal_token_id
+        if expires_at is None:
+            if "expiry" in self.timers:
+                self.timers.pop("expiry").cancel()
+        else:
+            self._set_timer("expiry", max(0.0, expires_at - time.time()), self._close_at_expiry)
         await self.send_json({"type": "auth.ok", "user": {"id": self.user.pk, "username": self.user.username}})
 
     async def _subscribe(self, content: dict) -> None:
@@ -200,6 +206,11 @@ class ProjectEventsConsumer(AsyncJsonWebsocketConsumer):
         except Exception:
             logger.exception("A socket's delivery failed; closing the socket.")
             await self._close(CLOSE_TOO_SLOW)
+
+    def token_revoked(self, token_id: int) -> None:
+        """Called by the hub: personal access token `token_id` of this user was revoked."""
+        if self.personal_token_id == token_id:
+            self._set_timer("revoked", 0, partial(self._close, CLOSE_UNAUTHENTICATED))
 
     def notify(self, text: str) -> None:
         """Called by the hub: a personal notification frame (already encoded) for this user."""
@@ -356,6 +367,8 @@ class ProjectEventsConsumer(AsyncJsonWebsocketConsumer):
             await self._close(CLOSE_AUTH_TIMEOUT)
 
     async def _close_at_expiry(self) -> None:
+        if self.token_expires_at is None:  # renewed meanwhile with a token that never expires
+            return
         remaining = self.token_expires_at - time.time()
         if remaining > 0:  # woken early, or renewed meanwhile
             self._set_timer("expiry", remaining, self._close_at_expiry)

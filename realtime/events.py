@@ -114,6 +114,14 @@ def user_notify(*, user_id: int, notification: dict) -> None:
     )
 
 
+def user_token_revoked(*, user_id: int, token_id: int) -> None:
+    """Tell every server process that a user's personal access token was revoked: the sockets
+    authenticated with it close (4401). Best effort, after commit: each hub's periodic check closes
+    any that this message missed."""
+    message = {"type": "user.token_revoked", "user": user_id, "token": token_id}
+    layer_send(user_group(user_id), message, failure=f"Could not tell the sockets of token {token_id} it was revoked.")
+
+
 def layer_send(group: str, message: dict, *, failure: str) -> None:
     """Send to a channel-layer group and wait for it (at most PUBLISH_TIMEOUT_SECONDS); a failure
     is logged with `failure`, never raised.

@@ -150,6 +150,9 @@ class ProjectHub:
             elif message.get("type") == "user.notification":
                 for consumer in list(self.users.get(message["user"], ())):
                     consumer.notify(message["text"])
+            elif message.get("type") == "user.token_revoked":
+                for consumer in list(self.users.get(message["user"], ())):
+                    consumer.token_revoked(message["token"])
             elif message.get("type") == "hub.probe":
                 echo = self.probes.get(message["number"])
                 if echo is not None and not echo.done():
@@ -287,6 +290,18 @@ class ProjectHub:
             for user_id in list(self.users):
                 await self.layer.group_add(user_group(user_id), self.channel)
 
+    async def _close_revoked_tokens(self) -> None:
+        """Close the sockets here whose personal access token is gone: revoked while the channel
+        layer lost the message that says so (the revocation's own message closes them at once)."""
+        sockets = [consumer for consumers in self.users.values() for consumer in consumers]
+        token_ids = {consumer.personal_token_id for consumer in sockets if consumer.personal_token_id is not None}
+        if not token_ids:
+            return
+        alive = await access.personal_tokens_alive(token_ids)
+        for consumer in sockets:
+            if consumer.personal_token_id is not None and consumer.personal_token_id not in alive:
+                consumer.token_revoked(consumer.personal_token_id)
+
     async def catch_up(self) -> None:
         """Bring every socket here up to its projects' latest seqs from the log, now.
 
@@ -348,6 +363,7 @@ class ProjectHub:
         project_ids = list(self.subscribers)
         # Renew the group memberships: list-based layers expire them (group_expiry).
         await self._renew_groups()
+        await self._close_revoked_tokens()
         if not project_ids:
             return
         seqs = await access.project_event_seqs(project_ids)

@@ -18,6 +18,8 @@ class EventType(models.TextChoices):
     COMMENT_DELETED = "comment.deleted"
     ATTACHMENT_ADDED = "attachment.added"
     ATTACHMENT_REMOVED = "attachment.removed"
+    INVITATION_CREATED = "invitation.created"
+    INVITATION_REVOKED = "invitation.revoked"
 
 
 class Event(models.Model):

@@ -3,7 +3,7 @@
 from typing import TypedDict
 
 from realtime.models import Activity
-from tasks.payloads import datetime_text
+from taskflow.times import datetime_text
 
 
 class ActivityPayload(TypedDict):

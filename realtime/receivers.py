@@ -1,4 +1,5 @@
-"""Receivers of the domain signals: every change is recorded as an event, and in the activity history.
+"""Receivers of the domain signals: every change is recorded as an event, and in the activity history;
+a revoked personal access token closes its sockets.
 
 They run inside the writer's transaction (the services send the signals there), so an event and
 its history entry exist exactly when their change is committed; realtime.events publishes the
@@ -6,12 +7,17 @@ event after the commit. Which event type records which change, and which types t
 is the catalogue's (realtime.catalogue).
 """
 
+from functools import partial
+
+from django.db import transaction
+
+from accounts.signals import personal_token_revoked
 from attachments.signals import attachment_changed
 from comments.signals import comment_changed
 from realtime.activity import activity_append, activity_changes
 from realtime.catalogue import event_kind_of
-from realtime.events import event_append
-from tasks.signals import Change, member_changed, project_changed, task_changed
+from realtime.events import event_append, user_token_revoked
+from tasks.signals import Change, invitation_changed, member_changed, project_changed, task_changed
 
 # Each domain signal, the keyword its object comes as, and the project and task that object is of.
 SOURCES = (
@@ -20,6 +26,7 @@ SOURCES = (
     (member_changed, "membership", lambda membership: (membership.project_id, None)),
     (comment_changed, "comment", lambda comment: (comment.project_id, comment.task_id)),
     (attachment_changed, "attachment", lambda attachment: (attachment.project_id, attachment.task_id)),
+    (invitation_changed, "invitation", lambda invitation: (invitation.project_id, None)),
 )
 
 # A deleted project takes its event log and its history with it: its deletion is recorded nowhere.
@@ -49,3 +56,10 @@ def _receiver(signal, keyword: str, place):
 RECEIVERS = [_receiver(signal, keyword, place) for signal, keyword, place in SOURCES]
 for (signal, keyword, _), receiver in zip(SOURCES, RECEIVERS, strict=True):
     signal.connect(receiver, dispatch_uid=f"realtime.{keyword}_changed")
+
+
+def token_sockets_close(sender, *, token, user_id, **kwargs) -> None:
+    transaction.on_commit(partial(user_token_revoked, user_id=user_id, token_id=token.pk), robust=True)
+
+
+personal_token_revoked.connect(token_sockets_close, dispatch_uid="realtime.personal_token_revoked")

@@ -5,7 +5,7 @@ what it renders. Each event type of the catalogue (realtime.catalogue) has its o
 that `data` is typed by the type's payload: the task for `task.created` and `task.updated`, `{id,
 project}` for `task.deleted`, the project (without the caller's `role` and `event_seq`) for
 `project.updated`, the member for `member.*`, the comment for `comment.*`, the attachment's metadata
-for `attachment.*`. `Event` is their union, told apart by `type`.
+for `attachment.*`, the invitation for `invitation.*`. `Event` is their union, told apart by `type`.
 """
 
 from drf_spectacular.utils import PolymorphicProxySerializer
@@ -18,8 +18,8 @@ from comments.serializers import CommentSerializer
 from realtime.catalogue import CATALOGUE, EventKind
 from realtime.models import Activity, EventType
 from realtime.payloads import ActivityPayload, activity_payload
-from tasks.payloads import MemberPayload, ProjectPayload, TaskDeletedPayload, TaskPayload
-from tasks.serializers import MemberSerializer, ProjectEventDataSerializer, TaskSerializer
+from tasks.payloads import InvitationPayload, MemberPayload, ProjectPayload, TaskDeletedPayload, TaskPayload
+from tasks.serializers import InvitationSerializer, MemberSerializer, ProjectEventDataSerializer, TaskSerializer
 
 
 class TaskDeletedDataSerializer(serializers.Serializer):
@@ -47,6 +47,7 @@ DATA_SERIALIZERS: dict[type, type[serializers.Serializer]] = {
     MemberPayload: MemberSerializer,
     CommentPayload: CommentSerializer,
     AttachmentPayload: AttachmentSerializer,
+    InvitationPayload: InvitationSerializer,
 }
 
 

@@ -44,6 +44,15 @@ ALLOWED_HOSTS = env.list(
 )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
+# Browser pages served from these origins (`https://app.example.com`, comma-separated; none by
+# default) may call the API (django-cors-headers) and open WebSockets (realtime.routing). Requests
+# carry a bearer token, never cookies, so no credentials are allowed.
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/api/"
+CORS_ALLOW_METHODS = ["DELETE", "GET", "OPTIONS", "PATCH", "POST", "PUT"]
+CORS_ALLOW_HEADERS = ["authorization", "content-type", "if-match", "if-none-match", "idempotency-key", "prefer"]
+CORS_EXPOSE_HEADERS = ["ETag", "X-Event-Seq", "Retry-After", "Idempotency-Replayed"]
+
 INSTALLED_APPS = [
     # Daphne first, so that `runserver` serves ASGI (HTTP and WebSocket) through it.
     "daphne",
@@ -54,6 +63,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "corsheaders",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "django_filters",
@@ -74,6 +84,9 @@ MIDDLEWARE = [
     "taskflow.request_id.RequestIdMiddleware",  # first: every response and log line gets the id
     # Before anything asks for the host: a host not in ALLOWED_HOSTS is a plain 400 (JSON in /api/).
     "taskflow.allowed_hosts.AllowedHostsMiddleware",
+    # CORS headers on every /api/ response, and preflights answered here, before authentication
+    # or anything else that could answer first (django-cors-headers: before CommonMiddleware).
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves the collected static files (admin, API docs) from the app's own processes, so a
     # deployment needs no separate file server; right after SecurityMiddleware, as WhiteNoise asks.
@@ -246,12 +259,18 @@ SIMPLE_JWT = {
 
 # Requests per client IP on the token and register endpoints, in DRF rate syntax.
 TASKFLOW_AUTH_RATE = env.str("TASKFLOW_AUTH_RATE", default="60/min")
+# Who may register: anyone (`open`), only with an invitation to a project (`invite`), nobody (`closed`).
+TASKFLOW_REGISTRATION = env.str("TASKFLOW_REGISTRATION", default="open")
+if TASKFLOW_REGISTRATION not in {"open", "invite", "closed"}:
+    raise ImproperlyConfigured("TASKFLOW_REGISTRATION must be 'open', 'invite' or 'closed'.")
+# How long an invitation to a project can be accepted.
+TASKFLOW_INVITATION_LIFETIME = timedelta(days=env.int("TASKFLOW_INVITATION_DAYS", default=7))
 
 # --- REST framework and OpenAPI -------------------------------------------------------------------
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "accounts.authentication.JWTAuthentication",
+        "accounts.authentication.BearerAuthentication",
         # For the browsable API's login link; CSRF-protected like any session.
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -289,6 +308,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Two choice sets of fields named `role`: a member's (any role) and an invitation's (not owner).
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "tasks.models.Role.choices",
+        "InvitableRoleEnum": "tasks.models.INVITABLE_ROLE_CHOICES",
+    },
 }
 
 # --- Events ---------------------------------------------------------------------------------------

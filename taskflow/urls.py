@@ -11,7 +11,7 @@ from rest_framework.routers import SimpleRouter
 from realtime.api import ProjectActivityView, ProjectEventsView, TaskActivityView
 from taskflow.api_root import ApiRootView
 from taskflow.health import healthz, readyz
-from tasks.api import ID_PATTERN, MemberViewSet, ProjectViewSet, TaskViewSet
+from tasks.api import ID_PATTERN, MemberViewSet, ProjectViewSet, TaskViewSet, UserSearchView
 
 # The API root is a view of its own (taskflow.api_root): it lists the nested routes too.
 router = SimpleRouter()
@@ -59,9 +59,12 @@ urlpatterns = [
         name="project-activity",
     ),
     re_path(rf"^api/tasks/(?P<task_id>{ID_PATTERN})/activity/$", TaskActivityView.as_view(), name="task-activity"),
+    path("api/", include("tasks.urls")),
     path("api/", include("comments.urls")),
     path("api/", include("attachments.urls")),
     path("api/", include("webhooks.urls")),
+    path("api/", include("notifications.urls")),
+    path("api/users/", UserSearchView.as_view(), name="users"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path(

@@ -1,4 +1,4 @@
-"""Operator views of projects, members and tasks.
+"""Operator views of projects, members, tasks and invitations.
 
 Changes made here go through the services, so versions, completion times and the event log stay
 as true as for changes made through the API; the operator is recorded as the events' actor.
@@ -7,13 +7,15 @@ as true as for changes made through the API; the operator is recorded as the eve
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
+from django.db.models import Q
+from django.utils import timezone
 from rest_framework import serializers
 
 from accounts.models import User
 from taskflow.admin_pages import on_own_admin_pages
 from taskflow.errors import ApplicationError
 from tasks import services
-from tasks.models import CHECKLIST_ITEMS_MAX, Membership, Project, Role, Status, Task
+from tasks.models import CHECKLIST_ITEMS_MAX, Invitation, Membership, Project, Role, Status, Task
 from tasks.serializers import ChecklistField
 
 
@@ -255,3 +257,86 @@ class TaskAdmin(admin.ModelAdmin):
             self.message_user(request, "Choose a user to assign the tasks to.", messages.ERROR)
             return
         self._bulk_change(request, queryset, {"assignee": int(assignee)}, "reassigned")
+
+
+class InvitationStateFilter(admin.SimpleListFilter):
+    """Pending, accepted, revoked or expired: what an invitation is now."""
+
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("pending", "Pending"), ("accepted", "Accepted"), ("revoked", "Revoked"), ("expired", "Expired")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        unused = Q(accepted_at__isnull=True, revoked_at__isnull=True)
+        states = {
+            "pending": unused & Q(expires_at__gt=now),
+            "accepted": Q(accepted_at__isnull=False),
+            "revoked": Q(revoked_at__isnull=False),
+            "expired": unused & Q(expires_at__lte=now),
+        }
+        return queryset.filter(states[self.value()]) if self.value() in states else queryset
+
+
+class InvitationAdminForm(forms.ModelForm):
+    class Meta:
+        model = Invitation
+        fields = ["project", "email", "role"]
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Invitations, to look up and revoke; one made here is sent by email like one made in the API.
+    Only the token's hash is stored, and it cannot be changed."""
+
+    form = InvitationAdminForm
+    list_display = ["email", "project", "role", "invited_by", "created_at", "expires_at", "accepted_at", "revoked_at"]
+    list_filter = [InvitationStateFilter, "role", "created_at", "expires_at"]
+    search_fields = ["email", "project__name", "invited_by__username", "accepted_by__username"]
+    list_select_related = ["project", "invited_by"]
+    raw_id_fields = ["project"]
+    readonly_fields = [
+        "token_hash",
+        "invited_by",
+        "created_at",
+        "expires_at",
+        "accepted_at",
+        "accepted_by",
+        "revoked_at",
+    ]
+    date_hierarchy = "created_at"
+    actions = ["revoke"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # An invitation is sent as made: nothing of it changes, but being accepted or revoked.
+        return [*self.readonly_fields, "project", "email", "role"] if obj is not None else self.readonly_fields
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke instead: the row stays, for the record
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        try:
+            created = services.invitation_create(
+                project=obj.project, actor=request.user, email=obj.email, role=obj.role, operator=True
+            )
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        obj.pk = created.pk
+
+    @admin.action(description="Revoke selected pending invitations", permissions=["change"])
+    def revoke(self, request, queryset):
+        revoked = 0
+        for invitation in queryset.select_related("project"):
+            try:
+                services.invitation_revoke(
+                    project=invitation.project, actor=request.user, invitation=invitation, operator=True
+                )
+                revoked += 1
+            except ApplicationError:
+                pass  # accepted, revoked or expired already: nothing to revoke
+        self.message_user(request, f"{revoked} invitation(s) revoked.", messages.SUCCESS)

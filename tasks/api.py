@@ -1,18 +1,20 @@
-"""Project, member and task endpoints: validate input, call a service or selector, render."""
+"""Project, member, task and invitation endpoints: validate input, call a service or selector, render."""
 
 from django.http import HttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import generics, mixins, status, viewsets
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from accounts.models import User
 from taskflow.http.negotiation import JSON
 from taskflow.openapi import error_response
 from tasks import selectors, services
 from tasks.filters import TaskFilter
-from tasks.models import Membership, Project, Task
+from tasks.models import Invitation, Membership, Project, Task
 from tasks.page_cache import (
     task_body_get,
     task_body_set,
@@ -24,12 +26,17 @@ from tasks.page_cache import (
 )
 from tasks.serializers import (
     MAX_ID,
+    InvitationAcceptedSerializer,
+    InvitationAcceptSerializer,
+    InvitationSerializer,
     MemberAddSerializer,
     MemberRoleSerializer,
     MemberSerializer,
     ProjectSerializer,
     TaskChangeSerializer,
     TaskSerializer,
+    UserLookupSerializer,
+    UserSearchQuerySerializer,
 )
 
 # Path ids: digits only, and short enough for a 64-bit column; anything else is a JSON 404.
@@ -300,3 +307,72 @@ class TaskViewSet(viewsets.ModelViewSet):
         if response.data and "version" in response.data:
             response["ETag"] = f'"{response.data["version"]}"'
         return response
+
+
+# Reads are refused too: only the owner and admins see a project's invitations (writes get the
+# 403 of every write from the schema's generic errors).
+NOT_A_MEMBER_MANAGER = error_response("The caller is a member of the project but not its owner or an admin.")
+
+
+@extend_schema_view(list=extend_schema(responses={200: InvitationSerializer, 403: NOT_A_MEMBER_MANAGER}))
+class InvitationViewSet(viewsets.GenericViewSet):
+    """A project's pending invitations: `/api/projects/{project_id}/invitations/[{invitation_id}/]`."""
+
+    serializer_class = InvitationSerializer
+    queryset = Invitation.objects.none()  # for the schema; requests use get_queryset()
+
+    def get_project(self):
+        return selectors.project_get_for_invitations(user=self.request.user, project_id=int(self.kwargs["project_id"]))
+
+    def get_queryset(self):
+        return selectors.invitation_list(project=self.get_project())
+
+    def list(self, request, project_id):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(InvitationSerializer(page, many=True).data)
+
+    @extend_schema(request=InvitationSerializer, responses={201: InvitationSerializer})
+    def create(self, request, project_id):
+        project = self.get_project()
+        serializer = InvitationSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        invitation = services.invitation_create(project=project, actor=request.user, **serializer.validated_data)
+        return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request, project_id, invitation_id):
+        project = self.get_project()
+        invitation = selectors.invitation_get(project=project, invitation_id=int(invitation_id))
+        services.invitation_revoke(project=project, actor=request.user, invitation=invitation)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InvitationAcceptView(APIView):
+    """Accept an invitation with the token its email carries: you become a member of its project."""
+
+    @extend_schema(request=InvitationAcceptSerializer, responses={200: InvitationAcceptedSerializer})
+    def post(self, request):
+        serializer = InvitationAcceptSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        membership = services.invitation_accept(token=serializer.validated_data["token"], actor=request.user)
+        return Response(InvitationAcceptedSerializer({"project": membership.project_id, "role": membership.role}).data)
+
+
+@extend_schema(parameters=[UserSearchQuerySerializer])
+class UserSearchView(generics.ListAPIView):
+    """`/api/users/?search=`: people who share a project with the caller, found by name, to assign
+    or mention; by username, a page at a time. Nobody outside the caller's projects is listed."""
+
+    serializer_class = UserLookupSerializer
+    queryset = User.objects.none()  # for the schema; requests use get_queryset()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        query = UserSearchQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return selectors.user_list_sharing_projects(user=self.request.user, search=query.validated_data["search"])
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)

@@ -152,3 +152,51 @@ class TaskLabel(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# Roles an invitation may offer: anything but owner (a project has exactly one).
+INVITABLE_ROLES = (Role.ADMIN, Role.MEMBER, Role.VIEWER)
+INVITABLE_ROLE_CHOICES = [(role.value, role.label) for role in INVITABLE_ROLES]
+INVITATION_TOKEN_HASH_LENGTH = 64
+
+
+class Invitation(models.Model):
+    """An invitation to join a project with a role, sent by email with a one-time token.
+
+    Only the SHA-256 of the token is stored (`token_hash`): the token itself is in the email alone
+    (tasks.services.invitation_create). An invitation is pending until it is accepted (which makes
+    the accepting user a member), revoked or past `expires_at`; the rows stay after that, for the
+    record, and a used, revoked or expired token is refused.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(max_length=254)
+    role = models.CharField(max_length=10, choices=INVITABLE_ROLE_CHOICES)
+    token_hash = models.CharField(max_length=INVITATION_TOKEN_HASH_LENGTH, unique=True, editable=False)
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["project_id", "-created_at", "-id"]
+        indexes = [
+            # A project's invitations, newest first (and the project foreign key's index on MySQL).
+            models.Index(fields=["project", "created_at"], name="invitation_project_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(role__in=[role.value for role in INVITABLE_ROLES]), name="invitation_role_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(accepted_at__isnull=True) | Q(revoked_at__isnull=True),
+                name="invitation_accepted_or_revoked",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.project} ({self.role})"

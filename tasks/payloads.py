@@ -10,12 +10,12 @@ a list request (bench/README.md); a test keeps TaskSerializer's declared fields 
 same dict (tasks/tests/test_tasks_api.py).
 """
 
-from datetime import datetime
 from typing import TypedDict
 
 from django.utils import timezone
 
-from tasks.models import Membership, Priority, Project, Task
+from taskflow.times import datetime_text
+from tasks.models import Invitation, Membership, Priority, Project, Task
 
 
 class ChecklistItemPayload(TypedDict):
@@ -79,15 +79,6 @@ class MemberPayload(TypedDict):
 _PRIORITY_NAMES = {rank: name for rank, name in Priority.choices}
 
 
-def datetime_text(value: datetime | None, zone=None) -> str | None:
-    """ISO 8601 in `zone` (the current time zone by default), `Z` for UTC: what DRF's
-    DateTimeField renders."""
-    if value is None:
-        return None
-    text = value.astimezone(zone or timezone.get_current_timezone()).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
 def task_payload(task: Task) -> TaskPayload:
     zone = timezone.get_current_timezone()  # once per task: pages render fifty of them
     return {
@@ -132,4 +123,27 @@ def member_payload(membership: Membership) -> MemberPayload:
         "username": membership.user.username,
         "role": membership.role,
         "joined_at": datetime_text(membership.joined_at),
+    }
+
+
+class InvitationPayload(TypedDict):
+    """An invitation to a project: `GET /api/projects/{id}/invitations/`, and the data of
+    `invitation.*` events (never its token)."""
+
+    id: int
+    email: str
+    role: str
+    invited_by: int | None
+    created_at: str
+    expires_at: str
+
+
+def invitation_payload(invitation: Invitation) -> InvitationPayload:
+    return {
+        "id": invitation.pk,
+        "email": invitation.email,
+        "role": invitation.role,
+        "invited_by": invitation.invited_by_id,
+        "created_at": datetime_text(invitation.created_at),
+        "expires_at": datetime_text(invitation.expires_at),
     }

@@ -1,12 +1,13 @@
 """Reads of projects, members and tasks, always scoped to what the caller may see."""
 
-from django.db.models import F, FilteredRelation, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, F, FilteredRelation, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
 
 from accounts.authentication import user_check, user_check_by_row
 from accounts.models import User
 from taskflow.db.rows import fetch_instance, fetch_row, sql
-from taskflow.errors import NotFound
-from tasks.models import Membership, Project, Task
+from taskflow.errors import AccessDenied, NotFound
+from tasks.models import PROJECT_EDITORS, Invitation, Membership, Project, Task
 
 
 def project_list_for_user(*, user: User) -> QuerySet[Project]:
@@ -46,6 +47,43 @@ def member_get(*, project: Project, user_id: int) -> Membership:
         return member_list(project=project).get(user_id=user_id)
     except Membership.DoesNotExist:
         raise NotFound() from None
+
+
+def project_get_for_invitations(*, user: User, project_id: int) -> Project:
+    """A project whose invitations `user` manages (its owner or an admin), with `role`.
+
+    Invitations name the addresses invited, so other members get 403; anyone else the usual 404.
+    """
+    project = project_get_for_user(user=user, project_id=project_id)
+    if project.role not in PROJECT_EDITORS:
+        raise AccessDenied("Only the project's owner and admins manage its invitations.")
+    return project
+
+
+def invitation_list(*, project: Project) -> QuerySet[Invitation]:
+    """A project's pending invitations (not accepted, revoked or expired), newest first."""
+    return Invitation.objects.filter(
+        project=project, accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
+    ).order_by("-created_at", "-id")
+
+
+def invitation_get(*, project: Project, invitation_id: int) -> Invitation:
+    """One pending invitation of `project`; else 404."""
+    invitation = invitation_list(project=project).filter(pk=invitation_id).first()
+    if invitation is None:
+        raise NotFound()
+    return invitation
+
+
+def user_list_sharing_projects(*, user: User, search: str) -> QuerySet[User]:
+    """Active users who are members of a project `user` is a member of (`user` too), whose username,
+    first or last name contains `search` (ignoring case), by username. Nobody else, whatever the
+    search: a user's name is only seen by the people who already see them in a member list."""
+    shared = Membership.objects.filter(
+        user_id=OuterRef("pk"), project_id__in=Membership.objects.filter(user=user).values("project_id")
+    )
+    matches = Q(username__icontains=search) | Q(first_name__icontains=search) | Q(last_name__icontains=search)
+    return User.objects.filter(matches, Exists(shared), is_active=True).order_by("username", "id")
 
 
 def task_list_for_user(*, user: User) -> QuerySet[Task]:

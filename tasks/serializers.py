@@ -10,15 +10,18 @@ from collections.abc import Mapping
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.models import User
 from taskflow.fields import StrictBooleanField, StrictCharField
 from tasks.models import (
     CHECKLIST_ITEMS_MAX,
     CHECKLIST_TEXT_MAX,
     DESCRIPTION_MAX,
+    INVITABLE_ROLE_CHOICES,
     LABEL_MAX,
     LABELS_PER_TASK_MAX,
     PROJECT_NAME_MAX,
     TASK_TITLE_MAX,
+    Invitation,
     Membership,
     Priority,
     Project,
@@ -26,7 +29,16 @@ from tasks.models import (
     Status,
     Task,
 )
-from tasks.payloads import MemberPayload, ProjectPayload, TaskPayload, member_payload, project_payload, task_payload
+from tasks.payloads import (
+    InvitationPayload,
+    MemberPayload,
+    ProjectPayload,
+    TaskPayload,
+    invitation_payload,
+    member_payload,
+    project_payload,
+    task_payload,
+)
 
 # Ids arrive as JSON numbers; beyond a signed 64-bit integer no row can match.
 MAX_ID = 2**63 - 1
@@ -254,3 +266,58 @@ class TaskChangeSerializer(TaskSerializer):
         fields = super().get_fields()
         fields.pop("project", None)
         return fields
+
+
+# At least as long as any token TaskFlow makes (43 characters), and no longer than a token could be.
+INVITATION_TOKEN_MAX = 128
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    """An invitation (InvitationPayload); the input of one is `{email, role}`."""
+
+    email = serializers.EmailField(max_length=254)
+    role = serializers.ChoiceField(
+        choices=INVITABLE_ROLE_CHOICES,
+        default=Role.MEMBER,
+        help_text="The role the invited user gets: only the owner may invite an admin.",
+    )
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "email", "role", "invited_by", "created_at", "expires_at"]
+        read_only_fields = ["id", "invited_by", "created_at", "expires_at"]
+
+    def to_representation(self, instance: Invitation) -> InvitationPayload:
+        return invitation_payload(instance)
+
+
+class InvitationAcceptSerializer(serializers.Serializer):
+    token = StrictCharField(max_length=INVITATION_TOKEN_MAX, help_text="The token the invitation's email carries.")
+
+
+class InvitationAcceptedSerializer(serializers.Serializer):
+    """What accepting an invitation made of the caller: a member of `project`, with `role`."""
+
+    project = serializers.IntegerField()
+    role = serializers.ChoiceField(choices=INVITABLE_ROLE_CHOICES)
+
+
+# A search shorter than this is refused: it would match nearly everyone a caller works with.
+USER_SEARCH_MIN = 2
+
+
+class UserSearchQuerySerializer(serializers.Serializer):
+    search = StrictCharField(
+        min_length=USER_SEARCH_MIN,
+        max_length=150,
+        help_text=f"Part of a username, first or last name (at least {USER_SEARCH_MIN} characters; case ignored).",
+    )
+
+
+class UserLookupSerializer(serializers.ModelSerializer):
+    """A user as people who share a project with them see them: never their email address."""
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "first_name", "last_name"]
+        read_only_fields = fields

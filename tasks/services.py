@@ -1,4 +1,4 @@
-"""Writes to projects, members and tasks: one function per use case, each one transaction.
+"""Writes to projects, members, tasks and invitations: one function per use case, each one transaction.
 
 Permission rules live here. Objects come from the selectors, scoped to the actor and annotated with
 the actor's `role` in the project. Operators (the admin, `manage.py` commands) pass
@@ -7,12 +7,15 @@ the actor's `role` in the project. Operators (the admin, `manage.py` commands) p
 Every write sends its domain signal (tasks.signals) inside its transaction, once the row is
 written, whoever listens: realtime records the event, notifications keeps the task's reminder in
 step. This app never imports them; a write that sends no signal is recorded nowhere, so every write
-to projects, members and tasks is here.
+to projects, members, tasks and invitations is here.
 """
 
+import hashlib
+import secrets
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
@@ -21,10 +24,13 @@ from accounts.models import User
 from taskflow.db.rows import fetch_instance, sql, update_instance
 from taskflow.errors import AccessDenied, InvalidInput, NotFound, VersionMismatch
 from tasks.event_counter import event_counter_held, event_counter_lock
+from tasks.mail import invitation_email_send
 from tasks.models import (
     CHECKLIST_ITEMS_MAX,
+    INVITABLE_ROLES,
     PROJECT_EDITORS,
     TASK_WRITERS,
+    Invitation,
     Membership,
     Project,
     Role,
@@ -32,8 +38,8 @@ from tasks.models import (
     Task,
     TaskLabel,
 )
-from tasks.payloads import member_payload, project_payload, task_deleted_payload, task_payload
-from tasks.signals import Change, member_changed, project_changed, task_changed
+from tasks.payloads import invitation_payload, member_payload, project_payload, task_deleted_payload, task_payload
+from tasks.signals import Change, invitation_changed, member_changed, project_changed, task_changed
 
 TASK_EDITABLE_FIELDS = (
     "title",
@@ -514,3 +520,120 @@ def user_projects_leave(*, user: User, actor: User | None) -> None:
             member_remove(project=membership.project, actor=actor, membership=membership, operator=True)
         for task in Task.objects.filter(created_by=user).order_by("project_id", "pk"):
             _task_apply(task=task, actor=actor, changes={"created_by": None})
+
+
+# --- Invitations ----------------------------------------------------------------------------------
+
+
+def _invitation_token_hash(token: str) -> str:
+    """What is stored of an invitation's token: its SHA-256, in hex. The token is 32 random bytes,
+    so a fast hash is enough (there is nothing to guess)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _invitations_pending(project_id: int) -> QuerySet[Invitation]:
+    return Invitation.objects.filter(
+        project_id=project_id, accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
+    )
+
+
+def invitation_create(
+    *, project: Project, actor: User, email: str, role: str = Role.MEMBER, operator: bool = False
+) -> Invitation:
+    """Invite `email` to `project` with `role`: owners and admins may, and only the owner invites
+    an admin. 400 when that address is a member's or has a pending invitation to the project.
+
+    The one-time token is made here and emailed once the invitation commits (tasks.mail); only its
+    hash is stored. The invitation is a row of the project, so the event counter comes first (the
+    lock order): it also queues concurrent invitations of one address, so only one gets through.
+    """
+    if role not in INVITABLE_ROLES:
+        raise InvalidInput("An invitation's role is admin, member or viewer.", field="role")
+    _require_member_manager(project, {role}, operator=operator)
+    token = secrets.token_urlsafe(32)
+    with _change_by(actor, project_id=project.pk):
+        if Membership.objects.filter(project=project, user__email__iexact=email).exists():
+            raise InvalidInput("A member of the project has this email address.", field="email")
+        if _invitations_pending(project.pk).filter(email__iexact=email).exists():
+            raise InvalidInput("This email address has a pending invitation to the project.", field="email")
+        now = timezone.now()
+        invitation = Invitation.objects.create(
+            project=project,
+            email=email,
+            role=role,
+            token_hash=_invitation_token_hash(token),
+            invited_by=actor,
+            created_at=now,
+            expires_at=now + settings.TASKFLOW_INVITATION_LIFETIME,
+        )
+        _invitation_changed(invitation, actor=actor, change=Change.CREATED)
+        inviter_name = actor.get_username() if actor is not None else "TaskFlow"
+
+        def email_send() -> None:
+            invitation_email_send(invitation=invitation, project=project, inviter_name=inviter_name, token=token)
+
+        # After the commit, from memory: the token is in no row, job or log (tasks.mail).
+        transaction.on_commit(email_send, robust=True)
+    return invitation
+
+
+def invitation_revoke(*, project: Project, actor: User, invitation: Invitation, operator: bool = False) -> None:
+    """Revoke a pending invitation (its token stops working): owners and admins, and only the owner
+    revokes an invitation to be an admin. 404 if it is not pending any more."""
+    _require_member_manager(project, {invitation.role}, operator=operator)
+    with _change_by(actor, project_id=project.pk):
+        current = _invitations_pending(project.pk).select_for_update().filter(pk=invitation.pk).first()
+        if current is None:
+            raise NotFound()
+        previous = invitation_payload(current)
+        current.revoked_at = timezone.now()
+        current.save(update_fields=["revoked_at"])
+        _invitation_changed(current, actor=actor, change=Change.DELETED, previous=previous)
+
+
+INVITATION_INVALID = "This invitation token is unknown, used, revoked or expired."
+
+
+def invitation_accept(*, token: str, actor: User, email: str | None = None) -> Membership:
+    """Accept an invitation with its token: `actor` becomes a member of its project with its role,
+    through `member_add` (so `member.added` is recorded, with the new member as its actor).
+
+    Any signed-in user holding the token may accept it. With `email` (a registration), the
+    invitation must be for that address. 400 on `token` for a token that is unknown, used, revoked
+    or expired, and for a user who is a member already (the invitation then stays pending).
+    """
+    found = Invitation.objects.filter(token_hash=_invitation_token_hash(token)).values_list("project_id", flat=True)
+    project_id = found.first()
+    if project_id is None:
+        raise InvalidInput(INVITATION_INVALID, field="token")
+    try:
+        with _change_by(actor, project_id=project_id):
+            pending = _invitations_pending(project_id).select_for_update()
+            invitation = pending.select_related("project").filter(token_hash=_invitation_token_hash(token)).first()
+            if invitation is None:
+                raise InvalidInput(INVITATION_INVALID, field="token")
+            if email is not None and invitation.email.casefold() != email.casefold():
+                raise InvalidInput("This invitation is for another email address.", field="token")
+            if Membership.objects.filter(project_id=project_id, user=actor).exists():
+                raise InvalidInput("You are a member of this project already.", field="token")
+            membership = member_add(
+                project=invitation.project, actor=actor, user=actor.pk, role=invitation.role, operator=True
+            )
+            invitation.accepted_at = timezone.now()
+            invitation.accepted_by = actor
+            invitation.save(update_fields=["accepted_at", "accepted_by"])
+    except Project.DoesNotExist:
+        # The project was deleted since the token was looked up: its invitations went with it.
+        raise InvalidInput(INVITATION_INVALID, field="token") from None
+    return membership
+
+
+def _invitation_changed(invitation: Invitation, *, actor: User | None, change: Change, previous=None) -> None:
+    invitation_changed.send(
+        sender=Invitation,
+        invitation=invitation,
+        actor=actor,
+        change=change,
+        payload=invitation_payload(invitation),
+        previous=previous,
+    )

@@ -1,4 +1,4 @@
-"""The tasks app's domain signals: every write to a project, a member or a task sends one.
+"""The tasks app's domain signals: every write to a project, a member, a task or an invitation sends one.
 
 tasks.services sends them inside the writer's transaction, once the row is written, whatever
 wrote it (an ORM save, a hand-written UPDATE, a delete). Their receivers run in that same
@@ -12,8 +12,8 @@ Every signal is sent with keyword arguments:
   or at least its `id`);
 - `previous`: the object before the change, in the same shape as an update's payload (None on
   creation): realtime's activity history keeps the fields whose value changed;
-- and the object itself: `task`, `project` or `membership`. task_changed also sends `fields`, the
-  model attributes that changed (all of them on creation, none on deletion).
+- and the object itself: `task`, `project`, `membership` or `invitation`. task_changed also sends
+  `fields`, the model attributes that changed (all of them on creation, none on deletion).
 
 A deletion (Change.DELETED of a task or a project) is sent just before the row is deleted, so
 that receivers can still read what goes with it (an attachment's stored file); every other change
@@ -39,3 +39,6 @@ project_changed = Signal()
 # sender=Membership; membership, actor, change (CREATED: added, UPDATED: new role, DELETED:
 # removed), payload (MemberPayload), previous.
 member_changed = Signal()
+# sender=Invitation; invitation, actor, change (CREATED: sent, DELETED: revoked; an acceptance is
+# recorded as the new member's `member.added`), payload (InvitationPayload, never the token), previous.
+invitation_changed = Signal()

@@ -442,6 +442,7 @@ def test_me_returns_profile_of_caller(client, user):
         "email": user.email,
         "first_name": user.first_name,
         "last_name": user.last_name,
+        "email_notifications": True,
         "date_joined": body["date_joined"],
     }
     assert body["date_joined"].endswith("Z")

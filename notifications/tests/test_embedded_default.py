@@ -59,7 +59,8 @@ async def test_reminder_reaches_the_assignee_socket_under_make_run(embedded_task
 
     assert frame["type"] == "notification"
     assert frame["kind"] == "task.due"
-    assert frame["task"] == {
+    assert frame["task"] == task["id"]
+    assert frame["data"]["task"] == {
         "id": task["id"],
         "project": project,
         "project_name": "TaskFlow demo",
@@ -81,7 +82,7 @@ async def test_reminder_goes_to_the_assignee_only(embedded_taskflow):
         body = {"project": projects["results"][0]["id"], "title": "Rotate keys", "assignee": me["id"], "due_at": due_at}
         status, _ = await asyncio.to_thread(api, embedded_taskflow, "POST", "/api/tasks/", body, member_token)
         assert status == 201
-        assert json.loads(await asyncio.wait_for(member_socket.recv(), 10))["task"]["title"] == "Rotate keys"
+        assert json.loads(await asyncio.wait_for(member_socket.recv(), 10))["data"]["task"]["title"] == "Rotate keys"
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(viewer_socket.recv(), 1.5)
     finally:

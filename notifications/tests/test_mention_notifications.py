@@ -12,6 +12,7 @@ from django_tasks_db.models import DBTaskResult
 
 from accounts.tests.factories import UserFactory
 from comments.models import Comment
+from notifications.models import Notification
 from operations.tests.jobs import jobs_run
 from realtime.tests.websocket import FRAME_TIMEOUT, SILENCE
 from tasks import services
@@ -245,23 +246,30 @@ async def test_mentioned_members_socket_receives_a_comment_mention_frame(signed_
     assert await sync_to_async(jobs_run)() == 1
 
     frame = await ws.receive_json_from(FRAME_TIMEOUT)
+    notification = await Notification.objects.aget(user=ada)
     assert frame == {
         "type": "notification",
+        "id": notification.pk,
         "kind": "comment.mention",
-        "id": created["id"],
+        "project": task.project_id,
+        "task": task.pk,
+        "actor": user.pk,
         "at": created["updated_at"],
-        "task": {
-            "id": task.pk,
-            "project": task.project_id,
-            "project_name": "Release",
-            "title": "Tag the release",
-            "due_at": None,
-        },
-        "comment": {
-            "id": created["id"],
-            "author": user.pk,
-            "author_username": user.username,
-            "body": "@ada the tag is yours",
+        "read_at": None,
+        "data": {
+            "task": {
+                "id": task.pk,
+                "project": task.project_id,
+                "project_name": "Release",
+                "title": "Tag the release",
+                "due_at": None,
+            },
+            "comment": {
+                "id": created["id"],
+                "author": user.pk,
+                "author_username": user.username,
+                "body": "@ada the tag is yours",
+            },
         },
     }
     assert await ws.receive_nothing(SILENCE)
@@ -293,7 +301,7 @@ async def test_frame_of_an_edit_carries_the_edited_comment(signed_in, client, us
     await sync_to_async(jobs_run)()
 
     frame = await ws.receive_json_from(FRAME_TIMEOUT)
-    assert (frame["kind"], frame["at"], frame["comment"]["body"]) == (
+    assert (frame["kind"], frame["at"], frame["data"]["comment"]["body"]) == (
         "comment.mention",
         edited["updated_at"],
         "Now for @ada",

@@ -8,7 +8,7 @@ from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
-from notifications.models import Reminder
+from notifications.models import Notification, Reminder
 from operations.tests.jobs import jobs_run
 from realtime.tests.websocket import FRAME_TIMEOUT, SILENCE
 from tasks import services
@@ -23,30 +23,40 @@ def task_due_soon_for(assignee):
     project = services.project_create(actor=owner, name="Release")
     services.member_add(project=project, actor=owner, user=assignee.pk, operator=True)
     return make_task(
-        project=project, title="Tag the release", assignee=assignee.pk, due_at=timezone.now() + timedelta(minutes=30)
+        project=project,
+        actor=assignee,  # their own task: the reminder is their only notification
+        title="Tag the release",
+        assignee=assignee.pk,
+        due_at=timezone.now() + timedelta(minutes=30),
     )
 
 
 async def test_assignee_socket_receives_the_reminder_as_a_notification_frame(signed_in, user):
     ws = await signed_in(user)
     task = await task_due_soon_for(user)
-    reminder = await Reminder.objects.aget(task=task)
+    assert await Reminder.objects.filter(task=task).aexists()
 
     assert await sync_to_async(jobs_run)() == 1
 
     frame = await ws.receive_json_from(FRAME_TIMEOUT)
-    sent_at = (await Reminder.objects.aget(pk=reminder.pk)).sent_at
+    notification = await Notification.objects.aget(user=user)
     assert frame == {
         "type": "notification",
+        "id": notification.pk,
         "kind": "task.due",
-        "id": reminder.pk,
-        "at": sent_at.isoformat().replace("+00:00", "Z"),
-        "task": {
-            "id": task.pk,
-            "project": task.project_id,
-            "project_name": "Release",
-            "title": "Tag the release",
-            "due_at": task.due_at.isoformat().replace("+00:00", "Z"),
+        "project": task.project_id,
+        "task": task.pk,
+        "actor": None,
+        "at": notification.at.isoformat().replace("+00:00", "Z"),
+        "read_at": None,
+        "data": {
+            "task": {
+                "id": task.pk,
+                "project": task.project_id,
+                "project_name": "Release",
+                "title": "Tag the release",
+                "due_at": task.due_at.isoformat().replace("+00:00", "Z"),
+            },
         },
     }
 

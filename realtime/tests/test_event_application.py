@@ -186,6 +186,19 @@ SCENARIOS |= {
 }
 
 
+def _invitation(client, project) -> dict:
+    return client.post(f"/api/projects/{project.pk}/invitations/", {"email": "invitee@example.com"}).json()
+
+
+# Invitations change nothing of the copy (its tasks and members): the mirror only moves its seq on.
+SCENARIOS |= {
+    "invitation.created": lambda client, project, add_member: _invitation(client, project),
+    "invitation.revoked": lambda client, project, add_member: client.delete(
+        f"/api/projects/{project.pk}/invitations/{_invitation(client, project)['id']}/"
+    ),
+}
+
+
 def test_every_type_of_the_catalogue_has_a_scenario_here():
     assert set(SCENARIOS) == {kind.type.value for kind in CATALOGUE}
 

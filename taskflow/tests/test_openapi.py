@@ -22,7 +22,14 @@ SCHEMA_URI = "urn:taskflow:openapi"
 TASK = "/api/tasks/{id}/"
 TASKS = "/api/tasks/"
 EVENTS = "/api/projects/{project_id}/events/"
-AUTH_THROTTLED = ["/api/auth/register/", "/api/auth/token/", "/api/auth/token/refresh/", "/api/auth/token/verify/"]
+AUTH_THROTTLED = [
+    "/api/auth/register/",
+    "/api/auth/token/",
+    "/api/auth/token/refresh/",
+    "/api/auth/token/verify/",
+    "/api/auth/password/reset/",
+    "/api/auth/password/reset/confirm/",
+]
 # Every endpoint but these needs a signed-in caller (API.md); the API root is public too.
 PUBLIC = {*AUTH_THROTTLED, "/api/auth/logout/", "/api/"}
 
@@ -276,6 +283,8 @@ def test_every_event_type_has_a_component_chosen_by_its_type(schema):
         (EventType.COMMENT_DELETED, "Comment"),
         (EventType.ATTACHMENT_ADDED, "Attachment"),
         (EventType.ATTACHMENT_REMOVED, "Attachment"),
+        (EventType.INVITATION_CREATED, "Invitation"),
+        (EventType.INVITATION_REVOKED, "Invitation"),
     ],
 )
 def test_each_event_type_documents_its_data(schema, event_type, data):
@@ -315,6 +324,8 @@ def test_a_feed_with_every_event_type_matches_the_schema(schema, client, project
     upload = SimpleUploadedFile("plan.txt", b"the plan", content_type="text/plain")
     attachment = client.post(f"/api/tasks/{task['id']}/attachments/", {"file": upload}, format="multipart").json()
     client.delete(f"/api/attachments/{attachment['id']}/")
+    invitation = client.post(f"/api/projects/{project.pk}/invitations/", {"email": "invitee@example.com"}).json()
+    client.delete(f"/api/projects/{project.pk}/invitations/{invitation['id']}/")
     client.delete(f"/api/tasks/{task['id']}/")
     client.patch(f"/api/projects/{project.pk}/", {"name": "Renamed"})
     client.patch(f"/api/projects/{project.pk}/members/{member.pk}/", {"role": "viewer"})
