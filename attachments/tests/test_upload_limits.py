@@ -16,8 +16,6 @@ import inspect
 import json
 import os
 import socket
-import subprocess
-import sys
 import uuid
 from contextlib import suppress
 
@@ -27,7 +25,7 @@ from django.conf import settings
 from twisted.internet.testing import StringTransport
 from twisted.web import http
 
-from realtime.tests.servers import ROOT, TaskFlowServer, api
+from realtime.tests.servers import TaskFlowServer, api, migrated_sqlite_url
 from taskflow.http.daphne_body_limit import BoundedWebRequest, body_limit_install
 from taskflow.http.limits import MULTIPART_OVERHEAD_BYTES
 
@@ -39,17 +37,7 @@ BOUNDARY = "taskflow-upload-limit-boundary"
 @pytest.fixture(scope="module")
 def database_url(tmp_path_factory) -> str:
     """A migrated SQLite file that the module's servers share."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('upload-limits') / 'db.sqlite3'}"
-    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": ""}
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    return url
+    return migrated_sqlite_url(tmp_path_factory.mktemp("upload-limits"))
 
 
 @pytest.fixture(scope="module", params=["daphne", "uvicorn"])

@@ -283,6 +283,22 @@ class EmbeddedTaskFlow(TaskFlowServer):
         super().start()
 
 
+def migrated_sqlite_url(directory: Path) -> str:
+    """The URL of a new SQLite file in `directory`, migrated: the embedded default's database, for
+    servers a test starts on it."""
+    url = f"sqlite:///{directory / 'db.sqlite3'}"
+    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": ""}
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return url
+
+
 def demo_database_prepare(env: dict) -> None:
     """Migrate the database `env` names and load the demo data into it, as `make run` does."""
     for step in (["migrate", "--no-input", "-v", "0"], ["seed_demo"]):

@@ -12,17 +12,14 @@ the two limit tests are expected to fail under Daphne, and fail loudly once they
 """
 
 import json
-import os
 import select
 import socket
-import subprocess
-import sys
 import uuid
 
 import pytest
 from django.conf import settings
 
-from realtime.tests.servers import ROOT, TaskFlowServer, api
+from realtime.tests.servers import TaskFlowServer, api, migrated_sqlite_url
 
 LIMIT = settings.TASKFLOW_MAX_BODY_BYTES
 
@@ -30,17 +27,7 @@ LIMIT = settings.TASKFLOW_MAX_BODY_BYTES
 @pytest.fixture(scope="module")
 def database_url(tmp_path_factory) -> str:
     """A migrated SQLite file that the module's servers share."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('body-limits') / 'db.sqlite3'}"
-    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": ""}
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    return url
+    return migrated_sqlite_url(tmp_path_factory.mktemp("body-limits"))
 
 
 @pytest.fixture(scope="module", params=["daphne", "uvicorn"])

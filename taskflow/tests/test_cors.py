@@ -16,7 +16,7 @@ import websockets
 from channels.testing import WebsocketCommunicator
 from websockets.exceptions import InvalidStatus
 
-from realtime.tests.servers import ROOT, TaskFlowServer
+from realtime.tests.servers import ROOT, TaskFlowServer, migrated_sqlite_url
 from realtime.tests.websocket import FRAME_TIMEOUT, access_token, auth_ok
 from taskflow.asgi import application
 from tasks.tests.factories import make_task
@@ -169,17 +169,7 @@ async def test_allowed_hosts_still_open_sockets(sockets):
 @pytest.fixture(scope="module")
 def database_url(tmp_path_factory) -> str:
     """A migrated SQLite file that the module's servers share."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('cors') / 'db.sqlite3'}"
-    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": ""}
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    return url
+    return migrated_sqlite_url(tmp_path_factory.mktemp("cors"))
 
 
 @pytest.fixture(scope="module", params=["daphne", "uvicorn"])
