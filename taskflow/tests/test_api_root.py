@@ -48,7 +48,7 @@ def test_root_path_leads_to_the_api_docs_in_debug_mode_too(api_client, settings)
 def test_api_root_answers_anonymous_callers(api_client):
     response = api_client.get("/api/")
     assert response.status_code == 200
-    assert set(response.json()) == {"auth", "projects", "tasks", "docs", "realtime"}
+    assert set(response.json()) == {"auth", "projects", "tasks", "people", "docs", "realtime"}
 
 
 def test_api_root_answers_a_caller_whose_token_is_no_good(api_client):
@@ -68,12 +68,39 @@ def test_api_root_lists_every_resource_a_client_uses(api_client):
             "logout": "logout/",
             "me": "me/",
             "password": "password/",
+            "password_reset": "password/reset/",
+            "password_reset_confirm": "password/reset/confirm/",
+            "tokens": "tokens/",
+            "token_revoke": "tokens/{token_id}/",
         }.items()
     }
     assert links["projects"]["members"] == "http://testserver/api/projects/{project_id}/members/"
     assert links["projects"]["events"] == "http://testserver/api/projects/{project_id}/events/"
     assert links["projects"]["webhooks"] == "http://testserver/api/projects/{project_id}/webhooks/"
-    assert links["tasks"] == {"tasks": "http://testserver/api/tasks/", "task": "http://testserver/api/tasks/{id}/"}
+    assert links["projects"]["invitations"] == "http://testserver/api/projects/{project_id}/invitations/"
+    assert links["projects"]["invitation_accept"] == "http://testserver/api/invitations/accept/"
+    assert links["tasks"] == {
+        name: f"http://testserver/api/{path}"
+        for name, path in {
+            "tasks": "tasks/",
+            "task": "tasks/{id}/",
+            "activity": "tasks/{task_id}/activity/",
+            "comments": "tasks/{task_id}/comments/",
+            "comment": "comments/{comment_id}/",
+            "attachments": "tasks/{task_id}/attachments/",
+            "attachment": "attachments/{attachment_id}/",
+            "attachment_download": "attachments/{attachment_id}/download/",
+        }.items()
+    }
+    assert links["people"] == {
+        name: f"http://testserver/api/{path}"
+        for name, path in {
+            "users": "users/",
+            "notifications": "notifications/",
+            "notification_read": "notifications/{notification_id}/read/",
+            "notifications_read_all": "notifications/read-all/",
+        }.items()
+    }
     assert links["realtime"] == {"websocket": "ws://testserver/ws/"}
 
 
