@@ -11,7 +11,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from accounts.jobs import password_reset_send
 from accounts.models import PersonalAccessToken, User
 from accounts.password_reset import PASSWORD_RESET_INVALID, password_reset_user
-from accounts.signals import personal_token_revoked, user_registered
+from accounts.signals import personal_token_revoked, user_registered, user_sessions_ended
 from accounts.tokens import personal_token_hash, personal_token_new
 from taskflow.errors import InvalidInput
 
@@ -50,12 +50,15 @@ def user_update_profile(*, user: User, data: dict) -> User:
 def user_change_password(*, user: User, new_password: str) -> None:
     """Set a new password and end every session: all outstanding refresh tokens are blacklisted.
 
-    Access tokens carry a hash of the password (simplejwt's revoke claim), so they stop working too.
+    Access tokens carry a hash of the password (simplejwt's revoke claim), so they stop working
+    too, and the WebSockets signed in with one close (`user_sessions_ended`). Personal access
+    tokens stay: the caller proved they know the password.
     """
     validate_password(new_password, user=user)
     user.set_password(new_password)
     user.save(update_fields=["password"])
     user_blacklist_refresh_tokens(user=user)
+    user_sessions_ended.send(sender=User, user_id=user.pk)
 
 
 def user_password_reset_request(*, email: str) -> None:
@@ -67,12 +70,17 @@ def user_password_reset_request(*, email: str) -> None:
 @transaction.atomic
 def user_password_reset(*, uid: str, token: str, new_password: str) -> User:
     """Set a new password with a reset's `uid` and `token`, through `user_change_password` (every
-    session ends). The token is checked with the user's row locked: it works once, however many
-    resets with it run at once. 400 on `token` when it is not (or no longer) valid."""
+    session ends), and revoke every personal access token of the user: a reset is how an account
+    is taken back, and whoever knew the old password may have made tokens with it.
+
+    The token is checked with the user's row locked: it works once, however many resets with it
+    run at once. 400 on `token` when it is not (or no longer) valid."""
     user = password_reset_user(uid, token, for_update=True)
     if user is None:
         raise InvalidInput(PASSWORD_RESET_INVALID, field="token")
     user_change_password(user=user, new_password=new_password)
+    for personal_token in PersonalAccessToken.objects.filter(user=user).order_by("pk"):
+        personal_token_revoke(token=personal_token)
     return user
 
 

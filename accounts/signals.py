@@ -9,6 +9,11 @@ events), before the ORM's cascades and SET NULLs would change them silently.
 row as it was, and `user_id`), sent in the revoking transaction: realtime closes the sockets
 authenticated with it once that commits.
 
+`user_sessions_ended`: a user's password changed (keyword argument `user_id`), in that
+transaction: every session signed in with the old password is over, so realtime closes the
+WebSockets signed in with a JWT once it commits (personal access tokens are revoked, or not, on
+their own, with `personal_token_revoked`).
+
 `user_registered`: a user account was made by registration (keyword arguments `user`, and
 `invitation`: the invitation token the registration carried, or None), in its transaction. The
 tasks app receives it to accept the invitation, and returns the membership it made: a receiver
@@ -19,4 +24,5 @@ from django.dispatch import Signal
 
 user_deleting = Signal()
 personal_token_revoked = Signal()
+user_sessions_ended = Signal()
 user_registered = Signal()

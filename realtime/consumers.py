@@ -207,8 +207,9 @@ class ProjectEventsConsumer(AsyncJsonWebsocketConsumer):
             logger.exception("A socket's delivery failed; closing the socket.")
             await self._close(CLOSE_TOO_SLOW)
 
-    def token_revoked(self, token_id: int) -> None:
-        """Called by the hub: personal access token `token_id` of this user was revoked."""
+    def token_revoked(self, token_id: int | None) -> None:
+        """Called by the hub: personal access token `token_id` of this user was revoked, or with
+        None, the user's password changed (which ends the sockets signed in with a JWT)."""
         if self.personal_token_id == token_id:
             self._set_timer("revoked", 0, partial(self._close, CLOSE_UNAUTHENTICATED))
 

@@ -114,12 +114,18 @@ def user_notify(*, user_id: int, notification: dict) -> None:
     )
 
 
-def user_token_revoked(*, user_id: int, token_id: int) -> None:
-    """Tell every server process that a user's personal access token was revoked: the sockets
-    authenticated with it close (4401). Best effort, after commit: each hub's periodic check closes
-    any that this message missed."""
+def user_token_revoked(*, user_id: int, token_id: int | None) -> None:
+    """Tell every server process that a user's personal access token `token_id` was revoked, or
+    with None that the user's password changed: the sockets authenticated with that token, or with
+    a JWT, close (4401). Best effort, after commit: for a personal access token each hub's periodic
+    check closes any that this message missed; a JWT socket it missed closes when its access token
+    expires, and no renewal with a token from before the change is accepted."""
     message = {"type": "user.token_revoked", "user": user_id, "token": token_id}
-    layer_send(user_group(user_id), message, failure=f"Could not tell the sockets of token {token_id} it was revoked.")
+    if token_id is None:
+        failure = f"Could not tell the sockets of user {user_id} that their password changed."
+    else:
+        failure = f"Could not tell the sockets of token {token_id} it was revoked."
+    layer_send(user_group(user_id), message, failure=failure)
 
 
 def layer_send(group: str, message: dict, *, failure: str) -> None:

@@ -11,7 +11,7 @@ from functools import partial
 
 from django.db import transaction
 
-from accounts.signals import personal_token_revoked
+from accounts.signals import personal_token_revoked, user_sessions_ended
 from attachments.signals import attachment_changed
 from comments.signals import comment_changed
 from realtime.activity import activity_append, activity_changes
@@ -63,3 +63,10 @@ def token_sockets_close(sender, *, token, user_id, **kwargs) -> None:
 
 
 personal_token_revoked.connect(token_sockets_close, dispatch_uid="realtime.personal_token_revoked")
+
+
+def session_sockets_close(sender, *, user_id, **kwargs) -> None:
+    transaction.on_commit(partial(user_token_revoked, user_id=user_id, token_id=None), robust=True)
+
+
+user_sessions_ended.connect(session_sockets_close, dispatch_uid="realtime.user_sessions_ended")
