@@ -15,7 +15,6 @@ import hashlib
 import inspect
 import json
 import os
-import socket
 import uuid
 from contextlib import suppress
 
@@ -25,7 +24,7 @@ from django.conf import settings
 from twisted.internet.testing import StringTransport
 from twisted.web import http
 
-from realtime.tests.servers import TaskFlowServer, api, migrated_sqlite_url
+from realtime.tests.servers import TaskFlowServer, api, migrated_sqlite_url, raw_connect, read_response, request_head
 from taskflow.http.daphne_body_limit import BoundedWebRequest, body_limit_install
 from taskflow.http.limits import MULTIPART_OVERHEAD_BYTES
 
@@ -71,36 +70,6 @@ def task_of(server) -> dict:
     return {"token": tokens["access"], "task": task["id"]}
 
 
-def connect(server: TaskFlowServer) -> socket.socket:
-    # An answer that does not come within this is as good as none.
-    return socket.create_connection(("127.0.0.1", server.port), timeout=10)
-
-
-def request_head(method: str, path: str, headers: dict[str, str]) -> bytes:
-    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", *(f"{name}: {value}" for name, value in headers.items())]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
-
-
-def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    """One response: status, headers (lower-case names) and body (by Content-Length)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, f"connection closed before a response: {data!r}"
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin1").split("\r\n")
-    headers = {}
-    for line in header_lines:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    while len(body) < int(headers.get("content-length", 0)):
-        chunk = sock.recv(65536)
-        assert chunk, "connection closed inside the response body"
-        body += chunk
-    return int(status_line.split()[1]), headers, body
-
-
 def multipart(content: bytes, filename: str = "big.bin") -> bytes:
     return (
         (
@@ -116,7 +85,7 @@ def multipart(content: bytes, filename: str = "big.bin") -> bytes:
 def post(server, path: str, body: bytes, content_type: str, token: str) -> tuple[int, dict[str, str], bytes]:
     """A POST with its whole body; the server may answer and close before it has all of it."""
     headers = {"Content-Type": content_type, "Content-Length": str(len(body)), "Authorization": f"Bearer {token}"}
-    with connect(server) as sock:
+    with raw_connect(server, timeout=10) as sock:
         sock.sendall(request_head("POST", path, headers))
         # The server may have answered already and closed: the response is read below.
         with suppress(BrokenPipeError, ConnectionResetError):
@@ -142,7 +111,7 @@ def test_a_file_of_exactly_the_upload_limit_is_stored(server, task_of):
 
     assert body["size"] == UPLOAD_LIMIT
     assert body["sha256"] == hashlib.sha256(content).hexdigest()
-    with connect(server) as sock:
+    with raw_connect(server, timeout=10) as sock:
         sock.sendall(
             request_head(
                 "GET", f"/api/attachments/{body['id']}/download/", {"Authorization": f"Bearer {task_of['token']}"}
@@ -169,7 +138,7 @@ def test_a_content_length_over_the_upload_routes_limit_is_413_before_the_body_is
         "Content-Length": str(UPLOAD_LIMIT + MULTIPART_OVERHEAD_BYTES + 1),
         "Authorization": f"Bearer {task_of['token']}",
     }
-    with connect(server) as sock:
+    with raw_connect(server, timeout=10) as sock:
         sock.sendall(request_head("POST", f"/api/tasks/{task_of['task']}/attachments/", headers))
         answer = json_answer(*read_response(sock), expected=413)
     assert answer == {"detail": "Request body too large."}

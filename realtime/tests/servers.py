@@ -336,3 +336,38 @@ def api(server: TaskFlowServer, method: str, path: str, body: dict | None = None
     except urllib.error.HTTPError as error:
         payload = error.read()
         return error.code, json.loads(payload) if payload else None
+
+
+# --- Raw HTTP, for tests that decide exactly what is sent and when --------------------------------
+
+
+def raw_connect(server: TaskFlowServer, *, timeout: float = 5) -> socket.socket:
+    """A plain TCP connection to `server`; an answer that does not come within `timeout` is as
+    good as none."""
+    return socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
+
+
+def request_head(method: str, path: str, headers: dict[str, str]) -> bytes:
+    """An HTTP/1.1 request line and headers (with `Host`), up to the blank line."""
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", *(f"{name}: {value}" for name, value in headers.items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    """One response: status, headers (lower-case names) and body (by Content-Length)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed before a response: {data!r}"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin1").split("\r\n")
+    headers = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    while len(body) < int(headers.get("content-length", 0)):
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed inside the response body"
+        body += chunk
+    return int(status_line.split()[1]), headers, body

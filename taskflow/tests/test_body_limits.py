@@ -13,13 +13,12 @@ the two limit tests are expected to fail under Daphne, and fail loudly once they
 
 import json
 import select
-import socket
 import uuid
 
 import pytest
 from django.conf import settings
 
-from realtime.tests.servers import TaskFlowServer, api, migrated_sqlite_url
+from realtime.tests.servers import TaskFlowServer, api, migrated_sqlite_url, raw_connect, read_response, request_head
 
 LIMIT = settings.TASKFLOW_MAX_BODY_BYTES
 
@@ -38,36 +37,6 @@ def server(request, database_url):
     server.stop()
 
 
-def connect(server: TaskFlowServer) -> socket.socket:
-    # An answer that does not come within this is as good as none.
-    return socket.create_connection(("127.0.0.1", server.port), timeout=5)
-
-
-def request_head(method: str, path: str, headers: dict[str, str]) -> bytes:
-    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", *(f"{name}: {value}" for name, value in headers.items())]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
-
-
-def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    """One response: status, headers (lower-case names) and body (by Content-Length)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, f"connection closed before a response: {data!r}"
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin1").split("\r\n")
-    headers = {}
-    for line in header_lines:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    while len(body) < int(headers.get("content-length", 0)):
-        chunk = sock.recv(65536)
-        assert chunk, "connection closed inside the response body"
-        body += chunk
-    return int(status_line.split()[1]), headers, body
-
-
 def chunk(data: bytes) -> bytes:
     return f"{len(data):x}\r\n".encode() + data + b"\r\n"
 
@@ -79,7 +48,7 @@ def assert_too_large(status: int, headers: dict[str, str], body: bytes) -> None:
 
 
 def test_a_content_length_over_the_limit_is_answered_413_before_any_body_is_sent(server):
-    with connect(server) as sock:
+    with raw_connect(server) as sock:
         sock.sendall(
             request_head(
                 "POST", "/api/tasks/", {"Content-Type": "application/json", "Content-Length": str(300 * 1024 * 1024)}
@@ -91,7 +60,7 @@ def test_a_content_length_over_the_limit_is_answered_413_before_any_body_is_sent
 def test_a_chunked_body_growing_past_the_limit_is_answered_413_while_it_arrives(server):
     piece = b" " * 65536
     sent = 0
-    with connect(server) as sock:
+    with raw_connect(server) as sock:
         sock.sendall(
             request_head("POST", "/api/tasks/", {"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
         )
@@ -117,7 +86,7 @@ def test_a_small_chunked_json_body_is_read_as_the_body_it_is(server):
     assert status == 201
     body = json.dumps({"project": project["id"], "title": "Sent in pieces"}).encode()
 
-    with connect(server) as sock:
+    with raw_connect(server) as sock:
         head = {
             "Content-Type": "application/json",
             "Transfer-Encoding": "chunked",
