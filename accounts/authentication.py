@@ -5,7 +5,7 @@ import threading
 import time
 from collections import OrderedDict
 
-from django.db import DEFAULT_DB_ALIAS
+from django.db import DEFAULT_DB_ALIAS, connection
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
@@ -18,7 +18,7 @@ from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from accounts.models import PERSONAL_TOKEN_PREFIX, PersonalAccessToken, User
 from accounts.selectors import personal_token_of_active_user, user_by_id
-from accounts.tokens import personal_token_hash, personal_token_used
+from accounts.tokens import LAST_USED_RESOLUTION, personal_token_hash, personal_token_used, personal_token_user_id
 
 
 class BearerAuthentication(authentication.JWTAuthentication):
@@ -37,8 +37,8 @@ class BearerAuthentication(authentication.JWTAuthentication):
     with a query of its own (`user_check`).
 
     A bearer token that starts with `tfp_` is a personal access token instead
-    (`personal_token_authenticate`): then `request.auth` is the PersonalAccessToken, whose scope
-    the permission checks (accounts.permissions).
+    (`personal_token_authenticate`), checked the same way: then `request.auth` is the
+    PersonalAccessToken, whose scope the permission checks once it is (accounts.permissions).
     """
 
     def authenticate(self, request):
@@ -72,22 +72,74 @@ class BearerAuthentication(authentication.JWTAuthentication):
 
 
 def personal_token_authenticate(raw: str) -> tuple[User, PersonalAccessToken]:
-    """The user of a personal access token and the token; AuthenticationFailed (401) unless it is
-    a token that exists (not revoked), has not expired, and belongs to an active user.
-
-    One query reads the token with its user's `is_active`, so the user needs no check of its own
-    (the same number of statements as a JWT's check); `last_used_at` is written at most once a
-    minute (accounts.tokens.personal_token_used).
+    """The user a personal access token claims (`tfp_<user id>_...`) and the token, not yet
+    checked: like a JWT's user, they are checked before the view runs, by its first read when that
+    query can join the token (`caller_token_sql`), else by `user_check` with a query of its own.
+    Either way it is one statement, as for a JWT. AuthenticationFailed (401) for a token that
+    claims no user.
     """
-    token = personal_token_of_active_user(personal_token_hash(raw)) if len(raw) <= 256 else None
-    if token is None:
-        raise AuthenticationFailed(_("Unknown or revoked personal access token."), code="token_not_valid")
-    if token.expires_at is not None and token.expires_at <= timezone.now():
-        raise AuthenticationFailed(_("The personal access token has expired."), code="token_not_valid")
-    personal_token_used(token=token)
-    # Only the id is loaded; other fields load on use. Active: the query joined the row on it.
-    user = User.from_db(DEFAULT_DB_ALIAS, ["id"], [token.user_id])
+    user_id = personal_token_user_id(raw) if len(raw) <= 256 else None
+    if user_id is None:
+        raise AuthenticationFailed(_UNKNOWN_TOKEN, code="token_not_valid")
+    token = PersonalAccessToken(user_id=user_id, key_hash=personal_token_hash(raw))
+    # Only the id is loaded; other fields load on use, once the check let the request through.
+    user = User.from_db(DEFAULT_DB_ALIAS, ["id"], [user_id])
+    setattr(user, _UNCHECKED, token)
     return user, token
+
+
+def personal_token_check(raw: str) -> PersonalAccessToken:
+    """A personal access token checked now (for the WebSocket's sign-in), with all its fields;
+    AuthenticationFailed (401) unless it exists, has not expired and its user is active."""
+    user, token = personal_token_authenticate(raw)
+    user_check(user)
+    return token
+
+
+_UNKNOWN_TOKEN = _("Unknown or revoked personal access token.")
+_EXPIRED_TOKEN = _("The personal access token has expired.")
+
+
+def _personal_token_check(token: PersonalAccessToken) -> None:
+    """Check an unchecked token with a query of its own (the token joined with its active user),
+    and load its fields."""
+    row = personal_token_of_active_user(token.key_hash)
+    if row is None or row.user_id != token.user_id:
+        raise AuthenticationFailed(_UNKNOWN_TOKEN, code="token_not_valid")
+    if row.expires_at is not None and row.expires_at <= timezone.now():
+        raise AuthenticationFailed(_EXPIRED_TOKEN, code="token_not_valid")
+    token.__dict__.update({field.attname: getattr(row, field.attname) for field in PersonalAccessToken._meta.fields})
+    token._state.adding, token._state.db = False, row._state.db
+    personal_token_used(token=token)
+
+
+def caller_token_sql(user) -> tuple[str, list, str, list]:
+    """What a view's first read adds to check the personal access token its caller came with:
+    columns for the select list and their parameters, a join on the caller's row (aliased `u`)
+    and its parameters. Empty for any other caller. `{token}` in the join is the token table.
+
+    The columns are `token_id` (null: no such token of this user), `token_scope`, `token_alive`
+    (not expired) and `token_stale` (`last_used_at` due to be written); give them, in that order,
+    to `user_check_by_row`.
+    """
+    token = user.__dict__.get(_UNCHECKED)
+    if not isinstance(token, PersonalAccessToken):
+        return "", [], "", []
+    now = timezone.now()
+    at = PersonalAccessToken._meta.get_field("expires_at")
+    return (
+        _TOKEN_COLUMNS,
+        [at.get_db_prep_value(now, connection), at.get_db_prep_value(now - LAST_USED_RESOLUTION, connection)],
+        _TOKEN_JOIN,
+        [token.key_hash],
+    )
+
+
+_TOKEN_COLUMNS = (
+    ", pt.id AS token_id, pt.scope AS token_scope, (pt.expires_at IS NULL OR pt.expires_at > %s) AS token_alive,"
+    " (pt.last_used_at IS NULL OR pt.last_used_at < %s) AS token_stale"
+)
+_TOKEN_JOIN = " LEFT JOIN {token} pt ON pt.user_id = u.id AND pt.key_hash = %s"
 
 
 def is_personal_token(auth) -> bool:
@@ -121,28 +173,64 @@ def _claimed_user(validated_token: Token) -> User:
 
 
 def user_check(user) -> None:
-    """Finish authenticating a user taken from a token: simplejwt's checks, one query.
+    """Finish authenticating a user taken from a token: simplejwt's checks for a JWT, the token's
+    for a personal access token; one query.
 
-    Raises AuthenticationFailed (401); afterwards the user's fields are loaded. Anything else
-    (a user checked already, a session's user, the anonymous user) passes as it is.
+    Raises AuthenticationFailed (401); afterwards a JWT's user has its fields loaded, a personal
+    access token its own. Anything else (a user checked already, a session's user, the anonymous
+    user) passes as it is.
     """
     token = user.__dict__.pop(_UNCHECKED, None)
     if token is None:
+        return
+    if isinstance(token, PersonalAccessToken):
+        _personal_token_check(token)
         return
     checked = _authentication.get_user(token)
     for field in User._meta.concrete_fields:
         setattr(user, field.attname, getattr(checked, field.attname))
 
 
-def user_check_by_row(user, *, password: str) -> None:
+def user_check_by_row(user, *, password: str, token_columns: tuple = (None, None, None, None)) -> None:
     """Finish authenticating a user taken from a token, from a row a view's query read for it.
 
     For queries that join the user's row on its id and `is_active` (so the row exists only for an
     active user) and read its `password`: what remains of simplejwt's checks is the revoke claim.
+    A personal access token's check is the columns `caller_token_sql` added to the query.
     """
     token = user.__dict__.pop(_UNCHECKED, None)
-    if token is not None:
-        _check_revoke_claim(token, password=password)
+    if token is None:
+        return
+    if isinstance(token, PersonalAccessToken):
+        token_id, scope, alive, stale = token_columns
+        if token_id is None:
+            raise AuthenticationFailed(_UNKNOWN_TOKEN, code="token_not_valid")
+        if not alive:
+            raise AuthenticationFailed(_EXPIRED_TOKEN, code="token_not_valid")
+        token.pk, token.scope = token_id, scope
+        token._state.adding = False
+        personal_token_used(token=token, stale=bool(stale))
+        return
+    _check_revoke_claim(token, password=password)
+
+
+def request_caller(request) -> User | None:
+    """The signed-in caller of a Django request, before any view runs, checked as the API checks
+    its views' callers: a bearer token through BearerAuthentication and `user_check`, else the
+    session's user (the browsable API). None for an anonymous request, and for credentials the API
+    refuses (the view then answers 401 itself). For middleware that needs the caller
+    (accounts.idempotency): this is the same authentication, not a second one.
+    """
+    try:
+        authenticated = _authentication.authenticate(request)
+        if authenticated is not None:
+            user = authenticated[0]
+            user_check(user)
+            return user
+    except AuthenticationFailed:
+        return None
+    user = getattr(request, "user", None)
+    return user if user is not None and user.is_authenticated else None
 
 
 class JWTScheme(SimpleJWTScheme):

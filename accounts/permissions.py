@@ -19,22 +19,24 @@ class IsAuthenticated(permissions.IsAuthenticated):
     let an unchecked caller through.
 
     A request with a personal access token of scope `read` may only read: any other method is a
-    403, before the view runs.
+    403, once the token is checked and before the view writes anything.
     """
 
     def has_permission(self, request, view) -> bool:
         if not super().has_permission(request, view):
             return False
+        caller_read = getattr(view, "caller_read", None)
+        if caller_read is not None:
+            caller_read()
+        user_check(request.user)
+        # Once checked: the token's scope is known (and a bad token was a 401 first). The view has
+        # only read so far.
         if (
             is_personal_token(request.auth)
             and request.auth.scope == TokenScope.READ
             and request.method not in permissions.SAFE_METHODS
         ):
             raise PermissionDenied("This personal access token may only read.")
-        caller_read = getattr(view, "caller_read", None)
-        if caller_read is not None:
-            caller_read()
-        user_check(request.user)
         return True
 
 

@@ -121,7 +121,7 @@ def personal_token_create(
     User.objects.select_for_update().filter(pk=user.pk).exists()
     if PersonalAccessToken.objects.filter(user=user).count() >= PERSONAL_TOKENS_MAX:
         raise InvalidInput(f"A user has at most {PERSONAL_TOKENS_MAX} personal access tokens: revoke one first.")
-    raw = personal_token_new()
+    raw = personal_token_new(user_id=user.pk)
     token = PersonalAccessToken.objects.create(
         user=user, name=name, scope=scope, expires_at=expires_at, key_hash=personal_token_hash(raw)
     )

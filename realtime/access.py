@@ -4,7 +4,7 @@ from channels.db import database_sync_to_async
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
-from accounts.authentication import BearerAuthentication, personal_token_authenticate
+from accounts.authentication import BearerAuthentication, personal_token_check
 from accounts.models import PERSONAL_TOKEN_PREFIX, PersonalAccessToken, User
 from accounts.selectors import user_by_id
 from realtime.events import event_message
@@ -27,9 +27,9 @@ def identity_for_token(raw) -> tuple[User, float | None, int | None] | None:
         return None
     try:
         if raw.startswith(PERSONAL_TOKEN_PREFIX):
-            user, token = personal_token_authenticate(raw)
+            token = personal_token_check(raw)
             expires_at = token.expires_at.timestamp() if token.expires_at is not None else None
-            return user_by_id(user.pk), expires_at, token.pk
+            return user_by_id(token.user_id), expires_at, token.pk
         token = _jwt.get_validated_token(raw.encode())
         return _jwt.get_user(token), float(token["exp"]), None
     except (InvalidToken, TokenError, AuthenticationFailed, KeyError):

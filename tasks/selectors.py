@@ -3,8 +3,8 @@
 from django.db.models import Exists, F, FilteredRelation, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from accounts.authentication import user_check, user_check_by_row
-from accounts.models import User
+from accounts.authentication import caller_token_sql, user_check, user_check_by_row
+from accounts.models import PersonalAccessToken, User
 from taskflow.db.rows import fetch_instance, fetch_row, sql
 from taskflow.errors import AccessDenied, NotFound
 from tasks.models import PROJECT_EDITORS, Invitation, Membership, Project, Task
@@ -99,12 +99,16 @@ def task_get_for_user(*, user: User, task_id: int) -> Task:
     through the ORM cost several times running it (bench/README.md). It joins the user's row too,
     so that a user from a token needs no query of its own (accounts.authentication).
     """
-    statement = sql(_TASK_WITH_ROLE, task=Task, membership=Membership, user=User)
-    task = fetch_instance(Task, statement, [user.pk, True, task_id])
+    columns, column_params, join, join_params = caller_token_sql(user)
+    template = _TASK_WITH_ROLE.format(token_columns=columns, token_join=join)
+    statement = sql(template, task=Task, membership=Membership, user=User, token=PersonalAccessToken)
+    task = fetch_instance(Task, statement, [*column_params, user.pk, True, *join_params, task_id])
     if task is None:
         user_check(user)  # 401 for a user who may no longer sign in, 404 for anyone else
         raise NotFound()
-    user_check_by_row(user, password=task.__dict__.pop("user_password"))
+    fields = task.__dict__
+    token_columns = tuple(fields.pop(name, None) for name in _TOKEN_COLUMNS)
+    user_check_by_row(user, password=fields.pop("user_password"), token_columns=token_columns)
     return task
 
 
@@ -116,27 +120,31 @@ def project_event_seq_for_user(*, user: User, project_id: str | int | None) -> i
     if project_id is None or not (str(project_id).isascii() and str(project_id).isdigit()) or len(str(project_id)) > 18:
         user_check(user)
         return None
-    statement = sql(_PROJECT_SEQ_FOR_MEMBER, project=Project, membership=Membership, user=User)
-    row = fetch_row(statement, [True, int(project_id), user.pk])
+    columns, column_params, join, join_params = caller_token_sql(user)
+    template = _PROJECT_SEQ_FOR_MEMBER.format(token_columns=columns, token_join=join)
+    statement = sql(template, project=Project, membership=Membership, user=User, token=PersonalAccessToken)
+    row = fetch_row(statement, [*column_params, True, *join_params, int(project_id), user.pk])
     if row is None:
         user_check(user)
         return None
-    event_seq, password = row
-    user_check_by_row(user, password=password)
+    event_seq, password, *token_columns = row
+    user_check_by_row(user, password=password, token_columns=tuple(token_columns) or (None,) * 4)
     return event_seq
 
 
 # The hottest reads, written out (taskflow.db.rows). Each joins the caller's row only while the caller
-# may sign in (is_active), and reads its password hash for the token's revoke claim.
+# may sign in (is_active), and reads its password hash for a JWT's revoke claim; for a caller with a
+# personal access token, it joins the token too (accounts.authentication.caller_token_sql).
 _TASK_WITH_ROLE = (
-    "SELECT t.*, m.role, u.password AS user_password FROM {task} t"
-    " INNER JOIN {membership} m ON m.project_id = t.project_id AND m.user_id = %s"
-    " INNER JOIN {user} u ON u.id = m.user_id AND u.is_active = %s"
+    "SELECT t.*, m.role, u.password AS user_password{token_columns} FROM {{task}} t"
+    " INNER JOIN {{membership}} m ON m.project_id = t.project_id AND m.user_id = %s"
+    " INNER JOIN {{user}} u ON u.id = m.user_id AND u.is_active = %s{token_join}"
     " WHERE t.id = %s"
 )
 _PROJECT_SEQ_FOR_MEMBER = (
-    "SELECT p.event_seq, u.password FROM {project} p"
-    " INNER JOIN {membership} m ON m.project_id = p.id"
-    " INNER JOIN {user} u ON u.id = m.user_id AND u.is_active = %s"
+    "SELECT p.event_seq, u.password{token_columns} FROM {{project}} p"
+    " INNER JOIN {{membership}} m ON m.project_id = p.id"
+    " INNER JOIN {{user}} u ON u.id = m.user_id AND u.is_active = %s{token_join}"
     " WHERE p.id = %s AND m.user_id = %s"
 )
+_TOKEN_COLUMNS = ("token_id", "token_scope", "token_alive", "token_stale")

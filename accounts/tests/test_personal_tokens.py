@@ -206,17 +206,67 @@ def test_last_used_at_is_written_at_most_once_a_minute(client, project):
     assert PersonalAccessToken.objects.get(pk=made["id"]).last_used_at > first
 
 
-def test_checking_a_token_costs_one_statement_as_checking_a_jwt_does(client, project):
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/projects/",
+        "/api/projects/{project}/",
+        "/api/tasks/?project={project}",
+        "/api/tasks/{task}/",
+        "/api/tasks/{task}/comments/",
+        "/api/projects/{project}/events/?since=0",
+    ],
+)
+def test_checking_a_token_costs_no_more_statements_than_checking_a_jwt(client, project, path):
+    path = path.format(project=project.pk, task=make_task(project=project).pk)
     bot = bearer(make_token(client)["token"])
-    bot.get("/api/projects/")  # notes its first use (one UPDATE, then not for a minute)
+    # Its first use is noted (one UPDATE, then not for a minute), and the page is cached for both.
+    bot.get(path)
 
     def statements(api: APIClient) -> int:
         with CaptureQueriesContext(connection) as queries:
-            assert api.get("/api/projects/").status_code == 200
+            assert api.get(path).status_code == 200
         return len(queries)
 
-    # The JWT's check is a query of the user's row; the token's, a query of the token joined with it.
+    # A JWT's check is a query of the user's row, or a join in the view's first read; a token's
+    # is a query of the token joined with its user, or a join of both in that first read.
     assert statements(bot) == statements(client)
+
+
+def test_a_token_checked_in_a_views_first_read_is_refused_when_revoked_expired_or_of_another(client, project):
+    task = make_task(project=project)
+    made = make_token(client)
+    bot = bearer(made["token"])
+    assert bot.get(f"/api/tasks/{task.pk}/").status_code == 200
+
+    # Claiming another user's id changes the token, which then matches no hash.
+    other = UserFactory()
+    services.member_add(project=project, actor=project.owner, user=other.pk, role="member", operator=True)
+    forged = made["token"].replace(f"tfp_{made['token'].split('_')[1]}_", f"tfp_{other.pk}_", 1)
+    assert bearer(forged).get(f"/api/tasks/{task.pk}/").status_code == 401
+
+    PersonalAccessToken.objects.filter(pk=made["id"]).update(expires_at=timezone.now() - timedelta(seconds=1))
+    response = bot.get(f"/api/tasks/{task.pk}/")
+    assert (response.status_code, response.json()["detail"]) == (401, "The personal access token has expired.")
+
+    PersonalAccessToken.objects.filter(pk=made["id"]).delete()
+    assert bot.get(f"/api/tasks/{task.pk}/").status_code == 401
+    assert bot.get(f"/api/tasks/?project={project.pk}").status_code == 401
+
+
+def test_a_read_token_checked_in_a_views_first_read_still_may_not_write(client, project):
+    task = make_task(project=project)
+    bot = bearer(make_token(client, scope="read")["token"])
+
+    response = bot.patch(f"/api/tasks/{task.pk}/", {"title": "Renamed by a reader"}, format="json")
+
+    assert response.status_code == 403
+    task.refresh_from_db()
+    assert task.title != "Renamed by a reader"
+
+
+def test_a_token_names_its_user(client, user):
+    assert make_token(client)["token"].startswith(f"tfp_{user.pk}_")
 
 
 def test_a_token_in_a_log_line_never_appears(client, project, caplog):
