@@ -2,7 +2,8 @@
 
 What each failure answers, and where that is decided:
 
-- A use case refused (`ApplicationError`): its 400, 403, 404 or 412 (`exception_handler`).
+- A use case refused (`ApplicationError`): its 400, 403, 404 or 412 (`exception_handler`); a 412
+  carries the current object, alone or, for a merge's conflict, with the fields that conflict.
 - The row a service works on was deleted meanwhile, by a racing DELETE of the task or of its
   project (`ObjectDoesNotExist` raised inside a service): 404, as if the request had come a
   moment later (`exception_handler`).
@@ -97,6 +98,22 @@ class VersionMismatch(ApplicationError):
         super().__init__(message)
         self.current = current
 
+    def response_body_with(self, current: dict) -> dict:
+        """The 412's body, given the current object as the API renders it."""
+        return current
+
+
+class VersionConflict(VersionMismatch):
+    """A merge (`Prefer: merge`) on a stale `If-Match` found the fields it changes changed since
+    (412); the body names them, with the current object."""
+
+    def __init__(self, message: str, *, current, conflicts: list[str]):
+        super().__init__(message, current=current)
+        self.conflicts = conflicts
+
+    def response_body_with(self, current: dict) -> dict:
+        return {"detail": self.message, "conflicts": self.conflicts, "current": current}
+
 
 # Seconds a client is asked to wait: the database being away lasts a while (a restart, a
 # failover); a transaction it gave up on can be sent again at once.
@@ -167,7 +184,9 @@ def exception_handler(exc, context):
     place errors raised in API views become HTTP."""
     if isinstance(exc, VersionMismatch):
         current = context["view"].get_serializer(exc.current).data
-        return Response(current, status=exc.status_code, headers={"ETag": f'"{exc.current.version}"'})
+        return Response(
+            exc.response_body_with(current), status=exc.status_code, headers={"ETag": f'"{exc.current.version}"'}
+        )
     if isinstance(exc, ApplicationError):
         return Response(exc.response_body(), status=exc.status_code)
     if isinstance(exc, RequestDataTooBig):

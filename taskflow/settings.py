@@ -51,7 +51,7 @@ CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/api/"
 CORS_ALLOW_METHODS = ["DELETE", "GET", "OPTIONS", "PATCH", "POST", "PUT"]
 CORS_ALLOW_HEADERS = ["authorization", "content-type", "if-match", "if-none-match", "idempotency-key", "prefer"]
-CORS_EXPOSE_HEADERS = ["ETag", "X-Event-Seq", "Retry-After", "Idempotency-Replayed"]
+CORS_EXPOSE_HEADERS = ["ETag", "X-Event-Seq", "Retry-After", "Idempotency-Replayed", "Preference-Applied"]
 
 INSTALLED_APPS = [
     # Daphne first, so that `runserver` serves ASGI (HTTP and WebSocket) through it.

@@ -1,9 +1,17 @@
 """Project, member, task and invitation endpoints: validate input, call a service or selector, render."""
 
+import re
+
 from django.http import HttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -34,6 +42,7 @@ from tasks.serializers import (
     MemberSerializer,
     ProjectSerializer,
     TaskChangeSerializer,
+    TaskMergeConflictSerializer,
     TaskSerializer,
     UserLookupSerializer,
     UserSearchQuerySerializer,
@@ -82,6 +91,46 @@ TASK_WRITE = extend_schema(
     parameters=[IF_MATCH, _response_header("ETag", OpenApiTypes.STR, [200, 412], TASK_ETAG)],
     responses={200: TaskSerializer, 412: STALE_VERSION},
 )
+MERGE = "merge"
+PREFER = OpenApiParameter(
+    "Prefer",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description=(
+        "`merge`, with `If-Match`: a stale version is no conflict unless a field this request sends was changed "
+        "after it; the change then goes on top of the current task. Otherwise 412 naming those fields. Other "
+        "preferences are ignored."
+    ),
+)
+TASK_PATCH = extend_schema(
+    request=TaskChangeSerializer,
+    parameters=[
+        IF_MATCH,
+        PREFER,
+        _response_header("ETag", OpenApiTypes.STR, [200, 412], TASK_ETAG),
+        _response_header(
+            "Preference-Applied",
+            OpenApiTypes.STR,
+            [200],
+            "`merge` when the request had `Prefer: merge` and `If-Match`: the change was merged.",
+            required=False,
+        ),
+    ],
+    responses={
+        200: TaskSerializer,
+        412: OpenApiResponse(
+            PolymorphicProxySerializer(
+                component_name="TaskPreconditionFailed",
+                serializers=[TaskSerializer, TaskMergeConflictSerializer],
+                resource_type_field_name=None,
+            ),
+            description=(
+                "Precondition Failed: `If-Match` names another version. The body is the current task; with "
+                "`Prefer: merge`, `{detail, conflicts, current}`: the fields sent that were changed since."
+            ),
+        ),
+    },
+)
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:
@@ -99,6 +148,18 @@ def expected_version(request) -> int | None:
         return None
     value = header.strip().removeprefix("W/").strip('"')
     return int(value) if value.isascii() and value.isdigit() and len(value) <= 10 else 0
+
+
+# One preference of a `Prefer` header (RFC 7240): anything up to a comma outside a quoted string.
+_PREFERENCE = re.compile(r'(?:[^,"]|"(?:[^"\\]|\\.)*"?)+')
+
+
+def preferences(request) -> set[str]:
+    """The names of the preferences in the request's `Prefer` headers, in lower case (they are
+    case-insensitive): `Prefer: merge, return=minimal` gives {"merge", "return"}."""
+    header = request.headers.get("Prefer") or ""
+    names = (item.split(";", 1)[0].split("=", 1)[0].strip().lower() for item in _PREFERENCE.findall(header))
+    return {name for name in names if name}
 
 
 class ProjectViewSet(
@@ -201,7 +262,7 @@ class MemberViewSet(viewsets.GenericViewSet):
         responses={200: TaskSerializer, 304: NOT_MODIFIED},
     ),
     update=TASK_WRITE,
-    partial_update=TASK_WRITE,
+    partial_update=TASK_PATCH,
     destroy=extend_schema(
         parameters=[IF_MATCH, _response_header("ETag", OpenApiTypes.STR, [412], TASK_ETAG)],
         responses={204: None, 412: STALE_VERSION},
@@ -213,6 +274,8 @@ class TaskViewSet(viewsets.ModelViewSet):
     filter_backends = [DjangoFilterBackend]
     filterset_class = TaskFilter
     lookup_value_regex = ID_PATTERN
+    # Whether this request's change was made as a merge (`Prefer: merge`): perform_update decides.
+    merged = False
 
     def caller_read(self) -> None:
         """The request's first read, made by the permission that checks the caller
@@ -284,7 +347,10 @@ class TaskViewSet(viewsets.ModelViewSet):
         return self._with_etag(super().create(request, *args, **kwargs))
 
     def update(self, request, *args, **kwargs):
-        return self._with_etag(super().update(request, *args, **kwargs))
+        response = self._with_etag(super().update(request, *args, **kwargs))
+        if self.merged:
+            response["Preference-Applied"] = MERGE
+        return response
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
@@ -292,11 +358,15 @@ class TaskViewSet(viewsets.ModelViewSet):
         serializer.instance = services.task_create(project=project, actor=self.request.user, data=data)
 
     def perform_update(self, serializer):
+        version = expected_version(self.request)
+        # Only a PATCH merges, and only against the version it names; a PUT ignores the preference.
+        self.merged = serializer.partial and version is not None and MERGE in preferences(self.request)
         serializer.instance = services.task_update(
             task=serializer.instance,
             actor=self.request.user,
             data=serializer.validated_data,
-            expected_version=expected_version(self.request),
+            expected_version=version,
+            merge=self.merged,
         )
 
     def perform_destroy(self, instance):

@@ -102,6 +102,10 @@ class Task(models.Model):
     checklist = models.JSONField(default=list, blank=True)
     checklist_last_id = models.PositiveIntegerField(default=0, editable=False)
     version = models.PositiveIntegerField(default=1, editable=False)
+    # The version that last changed each field, by the field's API name: what a PATCH with
+    # `Prefer: merge` is checked against (tasks.services). A field not named has not changed since
+    # the task was created at version 1. Kept in the row, so the check reads nothing more.
+    field_versions = models.JSONField(default=dict, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True, editable=False)

@@ -268,6 +268,25 @@ class TaskChangeSerializer(TaskSerializer):
         return fields
 
 
+# The fields a task's PATCH may send: those a merge's conflict can name.
+TASK_CHANGE_FIELDS = [
+    name for name, field in TaskSerializer._declared_fields.items() if not field.read_only and name != "project"
+]
+
+
+class TaskMergeConflictSerializer(serializers.Serializer):
+    """The 412 of a PATCH with `Prefer: merge`: the fields it sends that someone else changed
+    after its `If-Match` version, and the task as it is now."""
+
+    detail = serializers.CharField()
+    conflicts = serializers.ListField(
+        child=serializers.ChoiceField(choices=TASK_CHANGE_FIELDS),
+        help_text="The fields of the request changed since its version, sorted; every field it sends when "
+        "`If-Match` names a version the task has not had.",
+    )
+    current = TaskSerializer(help_text="The task as it is now (its version is the response's `ETag`).")
+
+
 # At least as long as any token TaskFlow makes (43 characters), and no longer than a token could be.
 INVITATION_TOKEN_MAX = 128
 

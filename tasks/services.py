@@ -12,7 +12,7 @@ to projects, members, tasks and invitations is here.
 
 import hashlib
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from taskflow.db.rows import fetch_instance, sql, update_instance
-from taskflow.errors import AccessDenied, InvalidInput, NotFound, VersionMismatch
+from taskflow.errors import AccessDenied, InvalidInput, NotFound, VersionConflict, VersionMismatch
 from tasks.event_counter import event_counter_held, event_counter_lock
 from tasks.mail import invitation_email_send
 from tasks.models import (
@@ -361,6 +361,7 @@ def task_update(
     data: dict,
     expected_version: int | None = None,
     operator: bool = False,
+    merge: bool = False,
 ) -> Task:
     """Change a task; with `expected_version` (from If-Match) only if nobody changed it meanwhile.
 
@@ -370,9 +371,16 @@ def task_update(
     the version in the same statement; otherwise the row as it is now, with the change applied.
     A change of `parent` or `checklist` is checked against the current row, so it locks the row
     (with the new parent's, in id order) before anything else.
+
+    With `merge` (a PATCH's `Prefer: merge`), a stale `expected_version` is no conflict unless a
+    field of `data` changed after it (`Task.field_versions`): the change then goes on top of the
+    current task. Otherwise it raises VersionConflict naming those fields. The check is made on
+    the row that the update writes: the task as read when the UPDATE finds its version unchanged,
+    else the row locked.
     """
     require_role(task, TASK_WRITERS, operator=operator, action="edit tasks")
     changes = {name: data[name] for name in TASK_EDITABLE_FIELDS if name in data}
+    merging = changes.keys() if merge else None
     with _change_by(actor):
         if "assignee" in changes:
             _validate_assignee(task.project_id, changes["assignee"])
@@ -380,15 +388,24 @@ def task_update(
         if "parent" in changes or "checklist" in changes:
             parent_id = changes.get("parent")
             _tasks_lock(Task.objects.filter(pk__in=[task.pk] if parent_id is None else [task.pk, parent_id]))
-            current = _task_lock(task, expected_version=expected_version)
+            current = _task_lock(task, expected_version=expected_version, merging=merging)
             if parent_id is not None and parent_id != current.parent_id:
                 _parent_check(project_id=current.project_id, parent_id=parent_id, task=current)
             _task_apply(task=current, actor=actor, changes=changes)
             return current
-        if expected_version is not None and expected_version != task.version:
-            current = _task_lock(task, expected_version=expected_version)  # 412 unless it was since
+        stale = expected_version is not None and expected_version != task.version
+        # A merge that the row as read allows goes on: the UPDATE below checks that the row is
+        # still that one. Anything else stale is decided on the row locked: 412 unless it was
+        # since (or, merging, unless the row as it is now allows the merge).
+        merges_as_read = (
+            stale
+            and merging is not None
+            and _merge_conflicts(task, expected_version=expected_version, fields=merging) == []
+        )
+        if stale and not merges_as_read:
+            current = _task_lock(task, expected_version=expected_version, merging=merging)
         if not _task_apply(task=current, actor=actor, changes=changes, if_unchanged=True):
-            current = _task_lock(task, expected_version=expected_version)
+            current = _task_lock(task, expected_version=expected_version, merging=merging)
             _task_apply(task=current, actor=actor, changes=changes)
     return current
 
@@ -440,14 +457,39 @@ def task_bulk_update(*, tasks: Iterable[Task], actor: User, changes: dict, opera
     return changed
 
 
-def _task_lock(task: Task, *, expected_version: int | None) -> Task:
-    """The task's current row, locked for this transaction; checks the expected version."""
+def _task_lock(task: Task, *, expected_version: int | None, merging: Collection[str] | None = None) -> Task:
+    """The task's current row, locked for this transaction; checks the expected version, or with
+    `merging` (the fields a merge changes) that none of them changed after it."""
     current = fetch_instance(Task, sql(_LOCK_TASK, task=Task), [task.pk])
     if current is None:
         raise Task.DoesNotExist(f"No task {task.pk}.")
-    if expected_version is not None and expected_version != current.version:
+    if expected_version is None or expected_version == current.version:
+        return current
+    if merging is None:
         raise VersionMismatch("The task was changed by someone else.", current=current)
+    conflicts = _merge_conflicts(current, expected_version=expected_version, fields=merging)
+    if conflicts is None:
+        raise VersionConflict(
+            "If-Match names a version this task has not had.", current=current, conflicts=sorted(merging)
+        )
+    if conflicts:
+        raise VersionConflict(
+            f"Someone else changed these fields after version {expected_version}.",
+            current=current,
+            conflicts=conflicts,
+        )
     return current
+
+
+def _merge_conflicts(task: Task, *, expected_version: int, fields: Collection[str]) -> list[str] | None:
+    """The `fields` (API names) that changed after `expected_version`, sorted; None when `task`
+    had no such version (0, which a malformed If-Match gives, or one after the task's own).
+
+    A field not in `field_versions` was last changed by the creation, at version 1.
+    """
+    if not 1 <= expected_version <= task.version:
+        return None
+    return sorted(name for name in fields if task.field_versions.get(name, 1) > expected_version)
 
 
 def _task_apply(*, task: Task, actor: User | None, changes: dict, if_unchanged: bool = False) -> bool:
@@ -476,9 +518,11 @@ def _task_apply(*, task: Task, actor: User | None, changes: dict, if_unchanged: 
         task.completed_at = timezone.now() if task.status == Status.DONE else None
         fields.append("completed_at")
     task.version += 1
+    # Every write of a task's fields is here, whoever makes it, so each counts for merges.
+    task.field_versions = {**task.field_versions, **dict.fromkeys(_field_names(values), task.version)}
     # One row by its key: written out by hand (taskflow.db.rows).
     expected = {"version": task.version - 1} if if_unchanged else {}
-    if not update_instance(task, [*fields, "version", "updated_at"], **expected):
+    if not update_instance(task, [*fields, "field_versions", "version", "updated_at"], **expected):
         return False
     if "labels" in fields:
         _label_index_replace(task, created=False)
@@ -496,6 +540,15 @@ def _task_apply(*, task: Task, actor: User | None, changes: dict, if_unchanged: 
 
 # Fields that are other rows, by id.
 _FOREIGN_KEYS = {"assignee": "assignee_id", "created_by": "created_by_id", "parent": "parent_id"}
+# The field each written attribute belongs to, by its API name (Task.field_versions).
+_FIELD_OF_ATTRIBUTE = {attribute: name for name, attribute in _FOREIGN_KEYS.items()} | {
+    "checklist_last_id": "checklist"
+}
+
+
+def _field_names(attributes: Iterable[str]) -> set[str]:
+    return {_FIELD_OF_ATTRIBUTE.get(attribute, attribute) for attribute in attributes}
+
 
 # Every task write locks its row, so the statement is written out (taskflow.db.rows).
 _LOCK_TASK = "SELECT * FROM {task} WHERE id = %s{for_update}"

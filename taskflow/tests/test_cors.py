@@ -27,7 +27,7 @@ APP = "https://app.example.com"
 LOCAL_APP = "http://localhost:3000"
 OTHER = "https://evil.example.com"
 ALLOWED_HEADERS = {"authorization", "content-type", "if-match", "if-none-match", "idempotency-key", "prefer"}
-EXPOSED_HEADERS = {"etag", "x-event-seq", "retry-after", "idempotency-replayed"}
+EXPOSED_HEADERS = {"etag", "x-event-seq", "retry-after", "idempotency-replayed", "preference-applied"}
 CORS_HEADERS = (
     "Access-Control-Allow-Origin",
     "Access-Control-Allow-Headers",

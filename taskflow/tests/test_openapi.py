@@ -196,9 +196,23 @@ def test_member_removal_documents_400_for_the_owner(schema):
 @pytest.mark.parametrize("method", ["PATCH", "PUT", "DELETE"])
 def test_task_writes_document_412_with_the_current_task_and_its_etag(schema, method):
     response = responses(schema, method, TASK)["412"]
-    assert body_schema(response) == ref("Task")
+    body = body_schema(response)
+    if method == "PATCH":
+        # The current task, or with `Prefer: merge` the fields that conflict with the current task.
+        assert component(schema, body["$ref"]) == {"oneOf": [ref("Task"), ref("TaskMergeConflict")]}
+    else:
+        assert body == ref("Task")
     assert response["headers"]["ETag"]["required"] is True
     assert "If-Match" in header_parameters(schema, method, TASK)
+
+
+def test_task_patch_documents_prefer_and_preference_applied(schema):
+    assert "Prefer" in header_parameters(schema, "PATCH", TASK)
+    assert "Prefer" not in header_parameters(schema, "PUT", TASK)
+    applied = responses(schema, "PATCH", TASK)["200"]["headers"]["Preference-Applied"]
+    assert applied.get("required", False) is False
+    conflict = schema["components"]["schemas"]["TaskMergeConflict"]
+    assert conflict["required"] == ["conflicts", "current", "detail"]
 
 
 @pytest.mark.parametrize(
@@ -377,6 +391,19 @@ def test_a_stale_if_match_is_the_documented_412(schema, client, project):
 
     assert response.status_code == 412
     assert_documented(schema, "PATCH", TASK, response)
+
+
+def test_a_merge_and_its_conflict_are_the_documented_200_and_412(schema, client, project):
+    task = client.post(TASKS, {"project": project.pk, "title": "Draft"}).json()
+    client.patch(f"/api/tasks/{task['id']}/", {"title": "Final"})
+
+    merged = client.patch(f"/api/tasks/{task['id']}/", {"status": "done"}, HTTP_IF_MATCH='"1"', HTTP_PREFER="merge")
+    conflict = client.patch(f"/api/tasks/{task['id']}/", {"title": "Stale"}, HTTP_IF_MATCH='"1"', HTTP_PREFER="merge")
+
+    assert (merged.status_code, merged["Preference-Applied"]) == (200, "merge")
+    assert (conflict.status_code, conflict.json()["conflicts"]) == (412, ["title"])
+    assert_documented(schema, "PATCH", TASK, merged)
+    assert_documented(schema, "PATCH", TASK, conflict)
 
 
 def test_a_current_etag_is_the_documented_304_for_the_task_and_its_list(schema, client, project):

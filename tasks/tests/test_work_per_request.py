@@ -66,6 +66,15 @@ def test_task_patch(client, project, tasks_of):
     assert len(queries) == 6, queries
 
 
+def test_task_patch_merged_on_a_stale_version(client, project, tasks_of):
+    path = f"/api/tasks/{tasks_of[0].pk}/"
+    run(client, "patch", path, {"title": "Renamed"})
+    _, queries = run(client, "patch", path, {"description": "Merged"}, HTTP_IF_MATCH='"1"', HTTP_PREFER="merge")
+    # As a plain PATCH: the fields' versions are in the task's row, read by the first statement and
+    # written by the update, which also checks that the row is still the one the merge was checked on.
+    assert len(queries) == 6, queries
+
+
 def test_task_create(client, project):
     _, queries = run(client, "post", "/api/tasks/", {"project": project.pk, "title": "New"})
     # user; project among the caller's (validation); project with role; next seq (the counter's
