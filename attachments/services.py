@@ -65,7 +65,7 @@ def attachment_add(*, task: Task, actor: User, upload, operator: bool = False) -
         raise ServiceUnavailable(STORAGE_UNAVAILABLE, wait=5) from error
     try:
         with transaction.atomic():
-            task_row_lock(task_id=task.pk)
+            locked = task_row_lock(task_id=task.pk)
             with event_counter_held(task.project_id):
                 if Attachment.objects.filter(task_id=task.pk).count() >= ATTACHMENTS_PER_TASK_MAX:
                     raise InvalidInput(f"A task has at most {ATTACHMENTS_PER_TASK_MAX} attachments.", field="file")
@@ -82,6 +82,7 @@ def attachment_add(*, task: Task, actor: User, upload, operator: bool = False) -
                 attachment_changed.send(
                     sender=Attachment,
                     attachment=attachment,
+                    task=locked,
                     actor=actor,
                     change=Change.CREATED,
                     payload=attachment_payload(attachment),
@@ -99,7 +100,7 @@ def attachment_remove(*, attachment: Attachment, actor: User, operator: bool = F
         attachment, owner_id=attachment.uploaded_by_id, actor=actor, operator=operator, what="attachments"
     )
     with transaction.atomic():
-        task_row_lock(task_id=attachment.task_id)
+        locked = task_row_lock(task_id=attachment.task_id)
         current = Attachment.objects.select_for_update().filter(pk=attachment.pk).first()
         if current is None:
             raise NotFound()
@@ -107,6 +108,7 @@ def attachment_remove(*, attachment: Attachment, actor: User, operator: bool = F
         attachment_changed.send(
             sender=Attachment,
             attachment=current,
+            task=locked,
             actor=actor,
             change=Change.DELETED,
             payload=payload,

@@ -26,11 +26,11 @@ def comment_create(*, task: Task, actor: User, body: str, operator: bool = False
     """Comment on `task` (read with the actor's role); the members it mentions are notified."""
     require_role(task, TASK_WRITERS, operator=operator, action="comment")
     with transaction.atomic():
-        task_row_lock(task_id=task.pk)
+        locked = task_row_lock(task_id=task.pk)
         with event_counter_held(task.project_id):
             mentions = mentions_resolve(project_id=task.project_id, body=body)
             comment = Comment.objects.create(
-                task_id=task.pk, project_id=task.project_id, author=actor, body=body, mentions=mentions
+                task=locked, project_id=task.project_id, author=actor, body=body, mentions=mentions
             )
             _changed(comment, actor=actor, change=Change.CREATED, previous=None, mentioned=mentions)
     return comment
@@ -63,6 +63,7 @@ def comment_delete(*, comment: Comment, actor: User, operator: bool = False) -> 
         comment_changed.send(
             sender=Comment,
             comment=current,
+            task=current.task,
             actor=actor,
             change=Change.DELETED,
             payload=payload,
@@ -85,11 +86,13 @@ def user_comments_unattribute(*, user: User, actor: User | None) -> None:
 
 
 def _comment_lock(comment: Comment) -> Comment:
-    """The comment's current row, locked after its task's (the lock order); 404 if either is gone."""
-    task_row_lock(task_id=comment.task_id)
+    """The comment's current row, locked after its task's (the lock order), with that task as it
+    is now (`current.task`, for the signal); 404 if either is gone."""
+    task = task_row_lock(task_id=comment.task_id)
     current = Comment.objects.select_for_update().filter(pk=comment.pk).first()
     if current is None:
         raise NotFound()
+    current.task = task
     current.role = getattr(comment, "role", None)
     return current
 
@@ -98,6 +101,7 @@ def _changed(comment: Comment, *, actor: User | None, change: Change, previous, 
     comment_changed.send(
         sender=Comment,
         comment=comment,
+        task=comment.task,  # locked with the comment: as it is now
         actor=actor,
         change=change,
         payload=comment_payload(comment),

@@ -19,6 +19,7 @@ from django.conf import settings
 
 from realtime import access
 from realtime.hub import ProjectHub
+from realtime.subscriptions import SubscriptionFilter, subscription_filter
 from taskflow.request_id import current_request_id, request_id_new
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,10 @@ CLOSE_AUTH_TIMEOUT = 4408
 CLOSE_TOO_MANY = 4429
 CLOSE_MESSAGE_TOO_BIG = 1009
 CLOSE_TOO_SLOW = 1013  # "try again later": the client reconnects and resumes from its last seq
+
+# How long seqs filtered out of a subscription's view wait to be told together in one `skip` frame
+# (an event of the view sends them at once, before it).
+SKIP_HOLD_SECONDS = 0.25
 
 # Sockets open per user in this process.
 _open_sockets_per_user: dict[int, int] = {}
@@ -47,6 +52,8 @@ class ProjectEventsConsumer(AsyncJsonWebsocketConsumer):
         self.token_expires_at: float | None = 0.0  # None: a token that never expires
         self.personal_token_id: int | None = None  # when signed in with a personal access token
         self.last_seq: dict[int, int] = {}  # project id -> last seq delivered to this client
+        self.filters: dict[int, SubscriptionFilter] = {}  # project id -> its subscription's filter
+        self.skipped: dict[int, tuple[int, int]] = {}  # project id -> seqs filtered out, not yet told
         self.timers: dict[str, asyncio.Task] = {}
         self.frame_allowance = float(settings.TASKFLOW_WS_FRAME_RATE)
         self.allowance_checked_at = time.monotonic()
@@ -151,7 +158,14 @@ class ProjectEventsConsumer(AsyncJsonWebsocketConsumer):
         if not _is_id(project_id) or not (since is None or _is_seq(since)):
             await self._bad_request("`project` is a project id and `since`, when given, a seq (integer >= 0).")
             return
-        self._queue(partial(self._start_subscription, project_id, since))
+        view = None
+        if content.get("filter") is not None:
+            try:
+                view = subscription_filter(content["filter"], user_id=self.user.pk)
+            except ValueError as error:
+                await self._bad_request(str(error))
+                return
+        self._queue(partial(self._start_subscription, project_id, since, view))
 
     async def _unsubscribe(self, content: dict) -> None:
         project_id = content.get("project")
@@ -251,7 +265,7 @@ class ProjectEventsConsumer(AsyncJsonWebsocketConsumer):
             finally:
                 self.running_job = False
 
-    async def _start_subscription(self, project_id: int, since: int | None) -> None:
+    async def _start_subscription(self, project_id: int, since: int | None, view: SubscriptionFilter | None) -> None:
         if project_id in self.last_seq:
             await self._leave(project_id)
         # Join the live stream, then read the latest seq, then check membership: nothing committed
@@ -267,7 +281,11 @@ class ProjectEventsConsumer(AsyncJsonWebsocketConsumer):
             await self._reset(project_id)
             return
         self.last_seq[project_id] = current if since is None else since
+        if view is not None:
+            self.filters[project_id] = view
         if await self._send_from_log(project_id, upto=current):
+            if project_id in self.skipped:
+                await self._send_skipped(project_id)
             await self.send_json({"type": "subscribed", "project": project_id, "seq": current})
 
     async def _end_subscription(self, project_id: int) -> None:
@@ -287,6 +305,9 @@ class ProjectEventsConsumer(AsyncJsonWebsocketConsumer):
                 await self._send_event(message)
         if self.last_seq.get(project_id, upto) < upto:
             await self._send_from_log(project_id, upto=upto)
+        if project_id in self.skipped and f"skip:{project_id}" not in self.timers:
+            # More may follow: they are told together, after a moment, unless an event comes first.
+            self._set_timer(f"skip:{project_id}", SKIP_HOLD_SECONDS, partial(self._skipped_due, project_id))
 
     async def _project_gone(self, project_id: int) -> None:
         """The project was deleted: nothing more will come for it."""
@@ -324,9 +345,35 @@ class ProjectEventsConsumer(AsyncJsonWebsocketConsumer):
         ):
             await self._revoke(project_id)
             return
-        self.last_seq[project_id] = message["seq"]
+        seq = message["seq"]
+        view = self.filters.get(project_id)
+        if view is not None and not view.wants(message.get("states")):
+            # Not in this subscription's view: told with its neighbours in one `skip` frame.
+            self.skipped[project_id] = (self.skipped.get(project_id, (seq,))[0], seq)
+            self.last_seq[project_id] = seq
+            return
+        if project_id in self.skipped:
+            await self._send_skipped(project_id)
+        self.last_seq[project_id] = seq
         # The frame was encoded once for every socket (realtime.events.event_message).
         await self.base_send({"type": "websocket.send", "text": message["text"]})
+
+    async def _send_skipped(self, project_id: int) -> None:
+        """Tell the client the seqs filtered out since the last frame of the project, in one frame."""
+        timer = self.timers.pop(f"skip:{project_id}", None)
+        if timer is not None and timer is not asyncio.current_task():
+            timer.cancel()
+        first, last = self.skipped.pop(project_id)
+        await self.send_json({"type": "skip", "project": project_id, "from": first, "to": last})
+
+    async def _skipped_due(self, project_id: int) -> None:
+        """The hold of filtered-out seqs is over: tell them, in the outbox's order."""
+        self.timers.pop(f"skip:{project_id}", None)
+        self._queue(partial(self._send_skipped_if_any, project_id))
+
+    async def _send_skipped_if_any(self, project_id: int) -> None:
+        if project_id in self.skipped:
+            await self._send_skipped(project_id)
 
     async def _revoke(self, project_id: int) -> None:
         await self._leave(project_id)
@@ -338,6 +385,11 @@ class ProjectEventsConsumer(AsyncJsonWebsocketConsumer):
 
     async def _leave(self, project_id: int) -> None:
         self.last_seq.pop(project_id, None)
+        self.filters.pop(project_id, None)
+        self.skipped.pop(project_id, None)
+        timer = self.timers.pop(f"skip:{project_id}", None)
+        if timer is not None:
+            timer.cancel()
         await self.hub.unsubscribe(project_id, self)
 
     # --- Limits and timers -----------------------------------------------------------------------

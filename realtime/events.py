@@ -38,7 +38,9 @@ def user_group(user_id: int) -> str:
 event_recorded = Signal()
 
 
-def event_append(*, project_id: int, event_type: EventType, data: dict, actor_id: int | None) -> Event:
+def event_append(
+    *, project_id: int, event_type: EventType, data: dict, actor_id: int | None, task_states: list | None = None
+) -> Event:
     """Record a change of `project_id` in the writer's transaction and publish it after commit.
 
     The row is written by hand (taskflow.db.rows.insert_instance: every write appends one), so
@@ -47,7 +49,12 @@ def event_append(*, project_id: int, event_type: EventType, data: dict, actor_id
     """
     with transaction.atomic(savepoint=False):
         event = Event(
-            project_id=project_id, seq=event_seq_take(project_id), type=event_type, actor_id=actor_id, data=data
+            project_id=project_id,
+            seq=event_seq_take(project_id),
+            type=event_type,
+            actor_id=actor_id,
+            data=data,
+            task_states=task_states,
         )
         insert_instance(event)
         transaction.on_commit(partial(event_publish, message=event_message(event)), robust=True)
@@ -77,7 +84,8 @@ def event_message(event: Event) -> dict:
     """The channel-layer message of an event: what routing needs, and the frame encoded once.
 
     Every socket of every process sends the same text, so the frame is serialized here, once,
-    not once per socket. `member` is the user a member.* event is about (for revocation).
+    not once per socket. `member` is the user a member.* event is about (for revocation);
+    `states`, the task states filtered subscriptions match (realtime.subscriptions).
     """
     frame = event_frame(event)
     return {
@@ -86,6 +94,7 @@ def event_message(event: Event) -> dict:
         "seq": frame["seq"],
         "event": frame["event"],
         "member": frame["data"].get("user") if frame["event"].startswith("member.") else None,
+        "states": event.task_states,
         "text": json.dumps(frame, separators=(",", ":")),
     }
 

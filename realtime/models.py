@@ -23,13 +23,20 @@ class EventType(models.TextChoices):
 
 
 class Event(models.Model):
-    """One change. `seq` is gap-free per project; `data` is the object after the change."""
+    """One change. `seq` is gap-free per project; `data` is the object after the change.
+
+    `task_states`, for an event about a task (of the task itself, or of a comment or attachment
+    on it), is what filtered subscriptions match: the task's `assignee`, `status` and `labels`
+    before and after the change (a list of one or two; null for an event about no task). It is
+    not shown to clients (realtime.subscriptions).
+    """
 
     project = models.ForeignKey("tasks.Project", on_delete=models.CASCADE, related_name="events")
     seq = models.PositiveBigIntegerField()
     type = models.CharField(max_length=32, choices=EventType.choices)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     data = models.JSONField()
+    task_states = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -17,23 +17,45 @@ from comments.signals import comment_changed
 from realtime.activity import activity_append, activity_changes
 from realtime.catalogue import event_kind_of
 from realtime.events import event_append, user_token_revoked
+from realtime.subscriptions import task_state, task_states
 from tasks.signals import Change, invitation_changed, member_changed, project_changed, task_changed
 
-# Each domain signal, the keyword its object comes as, and the project and task that object is of.
+
+def _of_task_change(signal_kwargs: dict) -> list[dict]:
+    change, payload, previous = signal_kwargs["change"], signal_kwargs["payload"], signal_kwargs["previous"]
+    return task_states(before=previous, after=None if change == Change.DELETED else payload)
+
+
+def _of_task_it_is_on(signal_kwargs: dict) -> list[dict]:
+    task = signal_kwargs["task"]
+    return [task_state(assignee=task.assignee_id, status=task.status, labels=task.labels)]
+
+
+def _of_no_task(signal_kwargs: dict) -> None:
+    return None
+
+
+# Each domain signal, the keyword its object comes as, the project and task that object is of, and
+# the task states filtered subscriptions match its events by (realtime.subscriptions).
 SOURCES = (
-    (task_changed, "task", lambda task: (task.project_id, task.pk)),
-    (project_changed, "project", lambda project: (project.pk, None)),
-    (member_changed, "membership", lambda membership: (membership.project_id, None)),
-    (comment_changed, "comment", lambda comment: (comment.project_id, comment.task_id)),
-    (attachment_changed, "attachment", lambda attachment: (attachment.project_id, attachment.task_id)),
-    (invitation_changed, "invitation", lambda invitation: (invitation.project_id, None)),
+    (task_changed, "task", lambda task: (task.project_id, task.pk), _of_task_change),
+    (project_changed, "project", lambda project: (project.pk, None), _of_no_task),
+    (member_changed, "membership", lambda membership: (membership.project_id, None), _of_no_task),
+    (comment_changed, "comment", lambda comment: (comment.project_id, comment.task_id), _of_task_it_is_on),
+    (
+        attachment_changed,
+        "attachment",
+        lambda attachment: (attachment.project_id, attachment.task_id),
+        _of_task_it_is_on,
+    ),
+    (invitation_changed, "invitation", lambda invitation: (invitation.project_id, None), _of_no_task),
 )
 
 # A deleted project takes its event log and its history with it: its deletion is recorded nowhere.
 NOT_RECORDED = frozenset({(project_changed, Change.DELETED)})
 
 
-def _receiver(signal, keyword: str, place):
+def _receiver(signal, keyword: str, place, states):
     """The receiver of `signal`: the change as an event of the catalogue's type, and as a history
     entry when the catalogue keeps that type in the history."""
 
@@ -43,7 +65,11 @@ def _receiver(signal, keyword: str, place):
         kind = event_kind_of(signal, change)
         project_id, task_id = place(kwargs[keyword])
         event = event_append(
-            project_id=project_id, event_type=kind.type, data=payload, actor_id=actor.pk if actor is not None else None
+            project_id=project_id,
+            event_type=kind.type,
+            data=payload,
+            actor_id=actor.pk if actor is not None else None,
+            task_states=states({"change": change, "payload": payload, "previous": previous, **kwargs}),
         )
         if kind.history:
             changes = activity_changes(change=change, payload=payload, previous=previous)
@@ -53,8 +79,8 @@ def _receiver(signal, keyword: str, place):
 
 
 # Held here (signals keep weak references to receivers), one per source.
-RECEIVERS = [_receiver(signal, keyword, place) for signal, keyword, place in SOURCES]
-for (signal, keyword, _), receiver in zip(SOURCES, RECEIVERS, strict=True):
+RECEIVERS = [_receiver(signal, keyword, place, states) for signal, keyword, place, states in SOURCES]
+for (signal, keyword, _, _), receiver in zip(SOURCES, RECEIVERS, strict=True):
     signal.connect(receiver, dispatch_uid=f"realtime.{keyword}_changed")
 
 
