@@ -9,7 +9,7 @@ from accounts.models import PERSONAL_TOKEN_PREFIX, PersonalAccessToken, User
 from accounts.selectors import user_by_id
 from realtime.events import event_message
 from realtime.models import Event
-from tasks.models import Membership, Project
+from tasks.models import Membership, Project, Task
 
 _jwt = BearerAuthentication()
 
@@ -45,6 +45,11 @@ def personal_tokens_alive(token_ids: set[int]) -> set[int]:
 @database_sync_to_async
 def is_member(*, user_id: int, project_id: int) -> bool:
     return Membership.objects.filter(user_id=user_id, project_id=project_id).exists()
+
+
+@database_sync_to_async
+def task_in_project(*, task_id: int, project_id: int) -> bool:
+    return Task.objects.filter(pk=task_id, project_id=project_id).exists()
 
 
 @database_sync_to_async

@@ -19,6 +19,7 @@ from django.conf import settings
 
 from realtime import access
 from realtime.hub import ProjectHub
+from realtime.presence import presence_frame
 from realtime.subscriptions import SubscriptionFilter, subscription_filter
 from taskflow.request_id import current_request_id, request_id_new
 
@@ -58,6 +59,7 @@ class ProjectEventsConsumer(AsyncJsonWebsocketConsumer):
         self.frame_allowance = float(settings.TASKFLOW_WS_FRAME_RATE)
         self.allowance_checked_at = time.monotonic()
         self.closed = False
+        self.last_heard = time.monotonic()  # when the client last sent a frame (presence expires)
         self.hub = ProjectHub.current()
         # Everything about subscriptions happens in one task, in the order it was asked for:
         # subscribing (replay included), events, unsubscribing. So no lock is needed, and an event
@@ -93,6 +95,7 @@ class ProjectEventsConsumer(AsyncJsonWebsocketConsumer):
         if not self._within_frame_rate():
             await self._close(CLOSE_TOO_MANY)
             return
+        self.last_heard = time.monotonic()
         try:
             content = json.loads(text) if text is not None else None
         except (ValueError, RecursionError):
@@ -110,6 +113,7 @@ class ProjectEventsConsumer(AsyncJsonWebsocketConsumer):
             "subscribe": self._subscribe,
             "unsubscribe": self._unsubscribe,
             "ping": self._ping,
+            "presence": self._presence,
         }
         frame_type = content.get("type")
         handler = handlers.get(frame_type) if isinstance(frame_type, str) else None
@@ -176,6 +180,27 @@ class ProjectEventsConsumer(AsyncJsonWebsocketConsumer):
 
     async def _ping(self, content: dict) -> None:
         await self.send_json({"type": "pong"})
+
+    async def _presence(self, content: dict) -> None:
+        project_id, task_id = content.get("project"), content.get("task")
+        if not _is_id(project_id) or not (task_id is None or _is_id(task_id)):
+            await self._bad_request("`project` is a project id and `task` a task id or null.")
+            return
+        # After the subscription work queued before it: a presence right after a subscribe counts.
+        self._queue(partial(self._look, project_id, task_id))
+
+    async def _look(self, project_id: int, task_id: int | None) -> None:
+        if project_id not in self.last_seq:
+            await self._bad_request("Subscribe to the project before telling who looks at it.")
+            return
+        if task_id is not None and not await access.task_in_project(task_id=task_id, project_id=project_id):
+            await self._bad_request("`task` is a task of the project, or null.")
+            return
+        await self.hub.presence.look(self, project_id, task_id)
+
+    def presence(self, text: str) -> None:
+        """Called by the hub: a project's `presence` frame (already encoded) for this socket."""
+        self._queue(partial(self._send_text, text))
 
     # --- Events from the hub ----------------------------------------------------------------------------
 
@@ -287,6 +312,8 @@ class ProjectEventsConsumer(AsyncJsonWebsocketConsumer):
             if project_id in self.skipped:
                 await self._send_skipped(project_id)
             await self.send_json({"type": "subscribed", "project": project_id, "seq": current})
+            if viewers := self.hub.presence.viewers(project_id):
+                await self._send_text(presence_frame(project_id, viewers))
 
     async def _end_subscription(self, project_id: int) -> None:
         await self._leave(project_id)

@@ -29,6 +29,9 @@ from django.core.cache import cache
 
 from realtime import access
 from realtime.events import project_group, user_group
+from realtime.presence import ANNOUNCE as PRESENCE_ANNOUNCE
+from realtime.presence import QUERY as PRESENCE_QUERY
+from realtime.presence import Presence
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +70,7 @@ class ProjectHub:
         self.layer_failing = False  # probes stopped coming back: the layer may be losing messages
         self.probes: dict[int, asyncio.Future] = {}  # probe number -> waiting for it to come back
         self.probe_numbers = itertools.count()
+        self.presence = Presence(self.layer)
 
     async def _listen(self) -> None:
         """Open this process's layer channel on first use (under the membership lock)."""
@@ -87,9 +91,11 @@ class ProjectHub:
 
     async def subscribe(self, project_id: int, consumer) -> None:
         """Start handing the project's events to `consumer`; from here on none is missed."""
-        await self._join(self.subscribers, project_id, project_group(project_id), consumer)
+        if await self._join(self.subscribers, project_id, project_group(project_id), consumer):
+            await self.presence.query(project_id)  # new here: who is looking at it elsewhere?
 
     async def unsubscribe(self, project_id: int, consumer) -> None:
+        await self.presence.leave(consumer, project_id)
         await self._leave(
             self.subscribers, project_id, project_group(project_id), consumer, on_last=self._forget_project
         )
@@ -100,15 +106,19 @@ class ProjectHub:
             state.pop(project_id, None)
         if (timer := self.gap_timers.pop(project_id, None)) is not None:
             timer.cancel()
+        self.presence.forget(project_id)
 
-    async def _join(self, members: dict[int, set], key: int, group: str, consumer) -> None:
-        """Add `consumer` under `key`; the process joins `group` with its first consumer."""
+    async def _join(self, members: dict[int, set], key: int, group: str, consumer) -> bool:
+        """Add `consumer` under `key`; the process joins `group` with its first consumer (and
+        then says so: True)."""
         async with self.membership_lock:
             await self._listen()
             consumers = members.setdefault(key, set())
-            if not consumers:
+            first = not consumers
+            if first:
                 await self.layer.group_add(group, self.channel)
             consumers.add(consumer)
+            return first
 
     async def _leave(self, members: dict[int, set], key: int, group: str, consumer, on_last=None) -> None:
         """Remove `consumer` from under `key`; with the last one the process leaves `group` (and
@@ -153,6 +163,11 @@ class ProjectHub:
             elif message.get("type") == "user.token_revoked":
                 for consumer in list(self.users.get(message["user"], ())):
                     consumer.token_revoked(message["token"])
+            elif message.get("type") in (PRESENCE_ANNOUNCE, PRESENCE_QUERY):
+                try:
+                    await self.presence.take(message, self.subscribers)
+                except Exception:
+                    logger.exception("A presence message could not be handled.")
             elif message.get("type") == "hub.probe":
                 echo = self.probes.get(message["number"])
                 if echo is not None and not echo.done():
@@ -364,6 +379,7 @@ class ProjectHub:
         # Renew the group memberships: list-based layers expire them (group_expiry).
         await self._renew_groups()
         await self._close_revoked_tokens()
+        await self.presence.expire(self.subscribers)
         if not project_ids:
             return
         seqs = await access.project_event_seqs(project_ids)

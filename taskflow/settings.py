@@ -509,6 +509,8 @@ TASKFLOW_WS_MAX_FRAME_BYTES = 64 * 1024
 TASKFLOW_WS_FRAME_RATE = env.float("TASKFLOW_WS_FRAME_RATE", default=50.0)
 TASKFLOW_WS_MAX_SOCKETS_PER_USER = env.int("TASKFLOW_WS_MAX_SOCKETS_PER_USER", default=20)
 TASKFLOW_WS_CHECK_SECONDS = env.float("TASKFLOW_WS_CHECK_SECONDS", default=3.0)
+# A socket that sends no frame for this long stops counting as looking at its projects (presence).
+TASKFLOW_WS_PRESENCE_SECONDS = env.float("TASKFLOW_WS_PRESENCE_SECONDS", default=60.0)
 TASKFLOW_WS_REPLAY_BATCH = 500
 # How long an event that arrives before an earlier one waits for it before the gap is read from
 # the log (once per server process).
