@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from accounts.models import PersonalAccessToken, User
+from accounts.models import IdempotentRequest, PersonalAccessToken, User
 from accounts.services import personal_token_revoke, user_delete
 
 
@@ -47,3 +47,22 @@ class PersonalAccessTokenAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for token in queryset:
             personal_token_revoke(token=token)
+
+
+@admin.register(IdempotentRequest)
+class IdempotentRequestAdmin(admin.ModelAdmin):
+    """Keyed writes and their kept answers, to look at: a row changed by hand could replay an
+    answer that no request got. Deleting one forgets its key (a repeat then runs again); the hourly
+    prune deletes them after 24 hours."""
+
+    list_display = ["created_at", "user", "method", "path", "key", "state", "status"]
+    list_filter = ["state", "method", "status", "created_at"]
+    search_fields = ["key", "path", "user__username"]
+    list_select_related = ["user"]
+    exclude = ["key_digest", "claim_token", "body_digest", "body"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

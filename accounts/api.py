@@ -61,6 +61,8 @@ class RegisterView(APIView):
 class TokenObtainView(jwt_views.TokenObtainPairView):
     throttle_classes = (AuthEndpointThrottle,)
     throttle_scope = "token"
+    # Its answer is a pair of tokens: never kept for an Idempotency-Key (accounts.idempotency).
+    answer_holds_credentials = True
 
 
 @extend_schema_view(post=extend_schema(responses={200: TokenRefreshSerializer, 401: BAD_TOKEN}))
@@ -68,6 +70,7 @@ class TokenRefreshView(jwt_views.TokenRefreshView):
     serializer_class = TokenRefreshSerializer
     throttle_classes = (AuthEndpointThrottle,)
     throttle_scope = "token_refresh"
+    answer_holds_credentials = True
 
 
 @extend_schema_view(
@@ -161,6 +164,8 @@ class PersonalTokensView(generics.ListCreateAPIView):
 
     permission_classes = [IsAuthenticated, SignedInWithPassword]
     serializer_class = PersonalTokenSerializer
+    # A new token is shown once and stored hashed: its answer is never kept for an Idempotency-Key.
+    answer_holds_credentials = True
     queryset = PersonalAccessToken.objects.none()  # for the schema; requests use get_queryset()
 
     def get_queryset(self):

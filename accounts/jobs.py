@@ -1,4 +1,4 @@
-"""Background jobs of accounts: the password reset email.
+"""Background jobs of accounts: the password reset email, and the pruning of idempotency keys.
 
 A reset request only enqueues `password_reset_send` with the address it was given (accounts.api):
 the request does the same work whether an account has that address or not, so neither its answer
@@ -11,7 +11,10 @@ import logging
 from django.conf import settings
 from django.core.mail import send_mail
 from django.tasks import task
+from django.utils import timezone
 
+from accounts.idempotency import RETENTION
+from accounts.models import IdempotentRequest
 from accounts.password_reset import password_reset_token, password_reset_uid, password_reset_users
 
 logger = logging.getLogger(__name__)
@@ -41,3 +44,10 @@ def password_reset_send(email: str) -> None:
         except Exception as error:
             # The error's class and text only: a mail server's error names the recipient, never the body.
             logger.error("Could not email the password reset of user %s: %s: %s", user.pk, type(error).__name__, error)
+
+
+@task
+def idempotent_requests_prune() -> int:
+    """Delete the idempotency keys and kept answers older than accounts.idempotency.RETENTION (24
+    hours; a repeat after that runs anew); periodic (operations.periodic). Returns how many went."""
+    return IdempotentRequest.objects.filter(created_at__lt=timezone.now() - RETENTION).delete()[0]

@@ -82,9 +82,7 @@ class AttachmentDownloadView(AttachmentView):
 
     @extend_schema(
         responses={
-            (200, "application/octet-stream"): OpenApiResponse(
-                OpenApiTypes.BINARY, description="The file, in its stored content type."
-            )
+            (200, "*/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The file, in its stored content type.")
         }
     )
     def get(self, request, attachment_id):

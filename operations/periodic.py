@@ -21,6 +21,7 @@ PERIODIC_JOBS: dict[str, timedelta] = {
     "operations.jobs.prune": timedelta(hours=1),
     "webhooks.jobs.webhooks_sweep": timedelta(minutes=1),
     "attachments.jobs.attachment_orphans_sweep": timedelta(hours=1),
+    "accounts.jobs.idempotent_requests_prune": timedelta(hours=1),
 }
 
 

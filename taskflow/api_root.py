@@ -51,6 +51,7 @@ ROUTES: dict[str, dict[str, tuple[str, str]]] = {
         "attachments": ("task-list", "{task_id}/attachments/"),
         "attachment": ("api-root", "attachments/{attachment_id}/"),
         "attachment_download": ("api-root", "attachments/{attachment_id}/download/"),
+        "batch": ("batch", ""),
     },
     "people": {
         "users": ("users", ""),

@@ -11,7 +11,11 @@ follow from how the view is built, the same way DRF produces them:
 - 404 when its path names objects (missing and foreign ones alike) or it lists pages (a `page`
   that is not a page number);
 - 413 when it takes a body (larger than TASKFLOW_MAX_BODY_BYTES);
-- 429 with `Retry-After` when the view is throttled.
+- 429 with `Retry-After` when the view is throttled;
+- for a write that needs a signed-in caller: the `Idempotency-Key` request header, 400 for a
+  malformed one, 409 (a request with the key still runs), 422 (the key was used for another
+  request), and `Idempotency-Replayed` on its other answers (accounts.idempotency). Not for a view
+  whose answer holds credentials (`answer_holds_credentials`): those ignore the key.
 
 Response components list every field as required: DRF renders them all.
 
@@ -20,6 +24,8 @@ endpoints) it declares with `extend_schema`, using `error_response`; a code a vi
 kept as it is. The status codes a client that follows the schema never meets (405 for another
 method, 406 for an `Accept` without JSON, 415 for a body that is not JSON) are left out.
 """
+
+import copy
 
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
@@ -89,6 +95,26 @@ HEADER_WWW_AUTHENTICATE = {
 }
 
 
+IDEMPOTENCY_KEY = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+    "description": (
+        "Any 1 to 255 visible ASCII characters, new for each write: a repeat of this request with the same key "
+        "(same method, path and body), within 24 hours, changes nothing and gets the first answer again."
+    ),
+}
+HEADER_IDEMPOTENCY_REPLAYED = {
+    "Idempotency-Replayed": {
+        "schema": {"type": "string", "enum": ["true"]},
+        "description": "`true` when this is the kept answer of an earlier request with the same `Idempotency-Key`.",
+    }
+}
+# The views whose answers carry new credentials say so (accounts.idempotency): they ignore the key.
+CREDENTIALS_ATTRIBUTE = "answer_holds_credentials"
+
+
 class AutoSchema(SpectacularAutoSchema):
     """drf-spectacular's AutoSchema, with the error responses every operation can give."""
 
@@ -103,8 +129,24 @@ class AutoSchema(SpectacularAutoSchema):
         responses = operation["responses"]
         for status_code, response in self.error_responses(operation).items():
             responses.setdefault(status_code, response)
+        if self.takes_idempotency_key():
+            operation.setdefault("parameters", []).append(copy.deepcopy(IDEMPOTENCY_KEY))
+            for status_code, response in responses.items():
+                if status_code not in {"409", "422"}:
+                    response.setdefault("headers", {}).update(copy.deepcopy(HEADER_IDEMPOTENCY_REPLAYED))
         operation["responses"] = dict(sorted(responses.items()))
         return operation
+
+    def takes_idempotency_key(self) -> bool:
+        """Whether the operation honours `Idempotency-Key`: a write of a signed-in caller."""
+        return (
+            self.method not in SAFE_METHODS
+            and self._needs_login()
+            and not getattr(self.view, CREDENTIALS_ATTRIBUTE, False)
+        )
+
+    def _needs_login(self) -> bool:
+        return not all(isinstance(permission, AllowAny) for permission in self.view.get_permissions())
 
     def _map_basic_serializer(self, serializer, direction):
         schema = super()._map_basic_serializer(serializer, direction)
@@ -119,12 +161,17 @@ class AutoSchema(SpectacularAutoSchema):
         locations = {parameter["in"] for parameter in operation.get("parameters", [])}
         parameters = {parameter["name"] for parameter in operation.get("parameters", [])}
         takes_body = "requestBody" in operation
-        needs_login = not all(isinstance(permission, AllowAny) for permission in self.view.get_permissions())
+        needs_login = self._needs_login()
+        keyed = self.takes_idempotency_key()
         responses = {}
         if takes_body or "query" in locations:
             responses["400"] = self._error(
-                "The input is invalid: field errors, or `detail` for a malformed body.", BAD_REQUEST_SCHEMA
+                "The input is invalid: field errors, or `detail` for a malformed body"
+                + (" or a malformed `Idempotency-Key`." if keyed else "."),
+                BAD_REQUEST_SCHEMA,
             )
+        elif keyed:
+            responses["400"] = self._error("The `Idempotency-Key` is malformed: 1 to 255 visible ASCII characters.")
         if needs_login:
             responses["401"] = self._error(
                 "No valid credentials: a missing, invalid or expired token, or a user who may no longer sign in.",
@@ -140,6 +187,13 @@ class AutoSchema(SpectacularAutoSchema):
             responses["404"] = self._error("`page` is not a page number (from 1 to 10,000,000).")
         if takes_body:
             responses["413"] = self._error("The request body is larger than the server accepts.")
+        if keyed:
+            responses["409"] = self._error(
+                "A request with this `Idempotency-Key` is still running; send it again later."
+            )
+            responses["422"] = self._error(
+                "This `Idempotency-Key` was used for another request (another method, path or body)."
+            )
         if self.view.get_throttles():
             responses["429"] = self._error(
                 "Too many requests from this address; try again later.", headers=HEADER_RETRY_AFTER

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "comments",
     "attachments",
     "realtime",
+    "batch",
     "notifications",
     "webhooks",
     "operations",
@@ -98,6 +99,9 @@ MIDDLEWARE = [
     "taskflow.http.middleware.AuthenticationMiddleware",
     "taskflow.http.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: keyed writes under /api/ run once per user and key, and a repeat is answered from the
+    # first answer, to which every middleware above adds its headers again.
+    "accounts.idempotency.IdempotencyMiddleware",
 ]
 
 ROOT_URLCONF = "taskflow.urls"

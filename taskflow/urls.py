@@ -62,6 +62,7 @@ urlpatterns = [
     path("api/", include("tasks.urls")),
     path("api/", include("comments.urls")),
     path("api/", include("attachments.urls")),
+    path("api/", include("batch.urls")),
     path("api/", include("webhooks.urls")),
     path("api/", include("notifications.urls")),
     path("api/users/", UserSearchView.as_view(), name="users"),

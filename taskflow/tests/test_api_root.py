@@ -90,6 +90,7 @@ def test_api_root_lists_every_resource_a_client_uses(api_client):
             "attachments": "tasks/{task_id}/attachments/",
             "attachment": "attachments/{attachment_id}/",
             "attachment_download": "attachments/{attachment_id}/download/",
+            "batch": "batch/",
         }.items()
     }
     assert links["people"] == {

@@ -1,6 +1,7 @@
 """The OpenAPI schema at /api/schema/: a valid document that names every response each operation
 can give (with its headers) and each event type's data, and that a live server keeps to."""
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -8,11 +9,13 @@ import sys
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils import timezone
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
+from accounts.models import IdempotentRequest, IdempotentRequestState
 from realtime.catalogue import CATALOGUE
 from realtime.models import Event, EventType
 from realtime.tests.servers import TaskFlowServer, api, demo_database_prepare
@@ -188,6 +191,42 @@ def test_unthrottled_endpoints_document_no_429(schema):
 
 def test_member_removal_documents_400_for_the_owner(schema):
     assert "400" in responses(schema, "DELETE", "/api/projects/{project_id}/members/{user_id}/")
+
+
+# --- Idempotency-Key ----------------------------------------------------------------------------
+
+# Writes that ignore the key: anonymous ones, and the one whose answer is a new token.
+UNKEYED_WRITES = {(method, path) for method in ("POST",) for path in PUBLIC} | {("POST", "/api/auth/tokens/")}
+
+
+def test_every_signed_in_write_takes_an_idempotency_key_and_documents_409_and_422(schema):
+    missing = [
+        (method, path, what)
+        for method, path, operation in operations(schema)
+        if method != "GET" and (method, path) not in UNKEYED_WRITES
+        for what in ("Idempotency-Key", "400", "409", "422")
+        if what not in header_parameters(schema, method, path) | set(operation["responses"])
+    ]
+    assert missing == []
+
+
+def test_the_answers_of_keyed_writes_document_idempotency_replayed(schema):
+    for method, path, code in [("POST", TASKS, "201"), ("PATCH", TASK, "412"), ("DELETE", TASK, "204")]:
+        assert "Idempotency-Replayed" in responses(schema, method, path)[code]["headers"]
+    assert "Idempotency-Replayed" not in responses(schema, "POST", TASKS)["422"].get("headers", {})
+
+
+def test_reads_anonymous_writes_and_token_creation_take_no_idempotency_key(schema):
+    for method, path, operation in operations(schema):
+        if method == "GET" or (method, path) in UNKEYED_WRITES:
+            assert "Idempotency-Key" not in header_parameters(schema, method, path), (method, path)
+            assert "422" not in operation["responses"], (method, path)
+
+
+def test_the_idempotency_key_header_is_1_to_255_visible_ascii_characters(schema):
+    [key] = [parameter for parameter in schema["paths"][TASKS]["post"]["parameters"] if parameter["in"] == "header"]
+    assert (key["name"], key["required"]) == ("Idempotency-Key", False)
+    assert (key["schema"]["minLength"], key["schema"]["maxLength"], key["schema"]["pattern"]) == (1, 255, "^[!-~]+$")
 
 
 # --- Tasks: versions, ETags and the list's seq --------------------------------------------------
@@ -371,6 +410,44 @@ def assert_documented(schema: dict, method: str, path: str, response) -> None:
         schema, pointer("paths", path, method.lower(), "responses", code, "content", "application/json", "schema")
     )
     assert [error.message for error in body.iter_errors(response.json())] == []
+
+
+def test_keyed_repeats_and_conflicts_are_the_documented_answers(schema, client, project):
+    def keyed(method: str, path: str, data=None, key: str = "schema-key"):
+        return getattr(client, method)(path, data, format="json", HTTP_IDEMPOTENCY_KEY=key)
+
+    task = keyed("post", TASKS, {"project": project.pk, "title": "Draft"}).json()
+    replayed = keyed("post", TASKS, {"project": project.pk, "title": "Draft"})
+    conflict = keyed("post", TASKS, {"project": project.pk, "title": "Another"})
+    malformed = keyed("delete", f"/api/tasks/{task['id']}/", key="not visible")
+    deleted = keyed("delete", f"/api/tasks/{task['id']}/", key="delete-key")
+    deleted_again = keyed("delete", f"/api/tasks/{task['id']}/", key="delete-key")
+
+    assert [answer.status_code for answer in (replayed, conflict, malformed, deleted_again)] == [201, 422, 400, 204]
+    assert (replayed["Idempotency-Replayed"], deleted_again["Idempotency-Replayed"]) == ("true", "true")
+    assert_documented(schema, "POST", TASKS, replayed)
+    assert_documented(schema, "POST", TASKS, conflict)
+    assert_documented(schema, "DELETE", TASK, malformed)
+    assert_documented(schema, "DELETE", TASK, deleted)
+    assert_documented(schema, "DELETE", TASK, deleted_again)
+
+
+def test_a_repeat_while_the_first_runs_is_the_documented_409(schema, client, user, project):
+    IdempotentRequest.objects.create(
+        user=user,
+        key="running-key",
+        key_digest=hashlib.sha256(b"running-key").hexdigest(),
+        method="POST",
+        path=TASKS,
+        state=IdempotentRequestState.RUNNING,
+        claim_token="a" * 32,
+        claimed_at=timezone.now(),
+    )
+
+    response = client.post(TASKS, {"project": project.pk, "title": "Draft"}, HTTP_IDEMPOTENCY_KEY="running-key")
+
+    assert response.status_code == 409
+    assert_documented(schema, "POST", TASKS, response)
 
 
 def test_a_throttled_token_request_is_the_documented_429(schema, api_client, settings, user):
