@@ -1,9 +1,12 @@
 # TaskFlow: `make run` serves it on http://127.0.0.1:8000 with demo data, `make test` runs every test.
-# Both set up what they need first: the MariaDB/MySQL client headers, docker-compose for the tests
-# (scripts/ensure-system-packages), a Python 3.13 virtualenv in .venv and the pinned requirements.
+# Both set up what they need first: the MariaDB/MySQL client headers, docker-compose and npm for the
+# tests (scripts/ensure-system-packages), a Python 3.13 virtualenv in .venv and the pinned
+# requirements; `make test` also the npm packages its tests use (package.json, in node_modules).
 
 PYTHON ?= $(shell command -v python3.13 2>/dev/null)
 VENV := .venv
+# The npm packages the tests use (package.json, pinned in package-lock.json).
+NODE_TOOLS := node_modules/.installed
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
@@ -16,7 +19,7 @@ run: setup migrate
 	@echo "TaskFlow on http://$(HOST):$(PORT)/ (API /api/, docs /api/docs/, admin /admin/)"
 	$(BIN)/python -m taskflow.serve --server daphne --host $(HOST) --port $(PORT) --workers 1
 
-test: setup
+test: setup $(NODE_TOOLS)
 	@./scripts/ensure-system-packages
 	$(BIN)/pytest $(PYTEST_ARGS)
 
@@ -46,5 +49,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	@touch $@
 
+$(NODE_TOOLS): package.json package-lock.json
+	@./scripts/ensure-system-packages
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
 clean:
-	rm -rf $(VENV) db.sqlite3 db.sqlite3-shm db.sqlite3-wal staticfiles
+	rm -rf $(VENV) node_modules db.sqlite3 db.sqlite3-shm db.sqlite3-wal staticfiles

@@ -1,11 +1,15 @@
-"""The REST changes feed (`GET /api/projects/{id}/events/?since=&limit=`) and the activity history
-(`GET /api/projects/{id}/activity/`, `GET /api/tasks/{id}/activity/`)."""
+"""The REST changes feed (`GET /api/projects/{id}/events/?since=&limit=`), the activity history
+(`GET /api/projects/{id}/activity/`, `GET /api/tasks/{id}/activity/`) and the AsyncAPI document of
+the WebSocket stream (`GET /api/asyncapi/`)."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from realtime.asyncapi import asyncapi_document
 from realtime.events import event_record
 from realtime.models import Activity
 from realtime.selectors import EventsPruned, activity_of_project, activity_of_task, event_list_since
@@ -89,3 +93,17 @@ class TaskActivityView(_ActivityView):
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
         return activity_of_task(task=self.task)
+
+
+class AsyncApiView(APIView):
+    """The AsyncAPI 3 document of `/ws/`, in JSON: public like the OpenAPI schema (`/api/schema/`),
+    and the same for every caller, so no credentials are read (a stale token is no reason to refuse it)."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    renderer_classes = [JSONRenderer]
+
+    # Left out of the OpenAPI schema, as the schema's own route is (SERVE_INCLUDE_SCHEMA).
+    @extend_schema(exclude=True)
+    def get(self, request):
+        return Response(asyncapi_document(host=request.get_host(), secure=request.is_secure()))

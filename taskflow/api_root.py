@@ -61,6 +61,7 @@ ROUTES: dict[str, dict[str, tuple[str, str]]] = {
     },
     "docs": {
         "schema": ("schema", ""),
+        "asyncapi": ("asyncapi", ""),
         "swagger_ui": ("swagger-ui", ""),
         "redoc": ("redoc", ""),
     },

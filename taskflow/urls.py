@@ -8,7 +8,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from realtime.api import ProjectActivityView, ProjectEventsView, TaskActivityView
+from realtime.api import AsyncApiView, ProjectActivityView, ProjectEventsView, TaskActivityView
 from taskflow.api_root import ApiRootView
 from taskflow.health import healthz, readyz
 from tasks.api import ID_PATTERN, MemberViewSet, ProjectViewSet, TaskViewSet, UserSearchView
@@ -67,6 +67,7 @@ urlpatterns = [
     path("api/", include("notifications.urls")),
     path("api/users/", UserSearchView.as_view(), name="users"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/asyncapi/", AsyncApiView.as_view(), name="asyncapi"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path(
         "api/redoc/", SpectacularRedocView.as_view(url_name="schema", template_name="taskflow/redoc.html"), name="redoc"

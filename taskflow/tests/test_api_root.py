@@ -102,6 +102,15 @@ def test_api_root_lists_every_resource_a_client_uses(api_client):
             "notifications_read_all": "notifications/read-all/",
         }.items()
     }
+    assert links["docs"] == {
+        name: f"http://testserver/api/{path}"
+        for name, path in {
+            "schema": "schema/",
+            "asyncapi": "asyncapi/",
+            "swagger_ui": "docs/",
+            "redoc": "redoc/",
+        }.items()
+    }
     assert links["realtime"] == {"websocket": "ws://testserver/ws/"}
 
 

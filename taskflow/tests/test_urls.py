@@ -18,6 +18,7 @@ from django.urls import resolve
         ("/api/projects/7/webhooks/", "project-webhooks"),
         ("/api/auth/me/", "auth-me"),
         ("/api/schema/", "schema"),
+        ("/api/asyncapi/", "asyncapi"),
         ("/api/docs/", "swagger-ui"),
     ],
 )
