@@ -55,11 +55,11 @@ class IdempotentRequestAdmin(admin.ModelAdmin):
     answer that no request got. Deleting one forgets its key (a repeat then runs again); the hourly
     prune deletes them after 24 hours."""
 
-    list_display = ["created_at", "user", "method", "path", "key", "state", "status"]
-    list_filter = ["state", "method", "status", "created_at"]
+    list_display = ["created_at", "user", "method", "path", "key", "status"]
+    list_filter = ["method", "status", "created_at"]
     search_fields = ["key", "path", "user__username"]
     list_select_related = ["user"]
-    exclude = ["key_digest", "claim_token", "body_digest", "body"]
+    exclude = ["key_digest", "body_digest", "body"]
 
     def has_add_permission(self, request):
         return False

@@ -4,34 +4,36 @@ per user and key, and a repeat of it gets the first answer back, with `Idempoten
 A client that lost an answer (a timeout, a dropped connection, a server that died) sends the same
 request again with the same key, to any server process: the key is in the database
 (`accounts.models.IdempotentRequest`), so the write happens once and the client learns how it
-went. For each keyed write of a signed-in caller, `IdempotencyMiddleware`:
+went. For each keyed write of a signed-in caller, `IdempotencyMiddleware` opens one transaction
+and in it:
 
-1. **Claims** the key: inserts its row, `running`, with a random claim token, in a transaction of
-   its own, so every process sees the claim at once. If the user's key has a row already:
-   - `done`, for the same method, path (with its query) and body: the kept answer is replayed,
+1. **Looks the key up**, locking its row (`SELECT ... FOR UPDATE NOWAIT`):
+   - a row, for the same method, path (with its query) and body: the kept answer is replayed,
      and nothing runs;
-   - `done` or `running` for another method, path or body: 422, and nothing runs;
-   - `running` for the same request: 409, it is still running; unless its claim is older than
-     `CLAIM_LEASE`: then the process that claimed it died (a connection that dies takes its
-     transaction with it), and the claim is taken over with an UPDATE that names the old claim
-     token, so of several takers one wins;
-   - older than `RETENTION` (24 hours): forgotten, and the key is claimed anew.
-2. **Runs** the view inside `transaction.atomic()`, and in that transaction marks the row `done`
-   with the answer, with an UPDATE that names this request's claim token. No row updated means
-   another request took the claim over: the transaction rolls back, so the write does not happen
-   twice, and this request answers 409. So the write and its kept answer commit together or not
-   at all; `on_commit` work (publishing events) runs after that one commit, as before.
-3. **Forgets** the claim when the answer is a 5xx (or the view raised, or the transaction is
-   marked for rollback): the transaction rolls back and the row is deleted, so the same request
-   may be sent again and run. Every other status is kept, 4xx included: a repeat of a refused
-   request is refused the same way.
+   - a row for another method, path or body: 422, and nothing runs;
+   - a row older than `RETENTION` (24 hours): forgotten (deleted), as if there were none;
+   - a row locked by another transaction: the key's first request is running now. 409.
+2. **Claims** the key by inserting its row, so the claim is the transaction's own: no other
+   request sees it before COMMIT, and a repeat's locking read of it fails at once (the 409 above).
+3. **Runs** the view, and stores its answer in the row, in the same transaction. So the write and
+   its kept answer commit together or not at all; `on_commit` work (publishing events) runs after
+   that one commit, as before.
+
+A request that fails takes its claim with it: a 5xx (or the view raised, or the transaction is
+marked for rollback) rolls the transaction back, and so does a server process that dies, or a
+connection the database loses, in the middle: the database rolls back what its connection had not
+committed. The same request may be sent again at once, and runs. Every status below 500 is kept,
+4xx included: a repeat of a refused request is refused the same way. Two requests with a new key at
+the same instant both find no row; the second one's INSERT waits for the first one's transaction,
+and is then replayed (or, if the first rolled back, runs).
+
+On the embedded default (SQLite, whose transactions take the database's write lock at BEGIN, and
+which has no row locks) a keyed write holds that lock from its lookup on, so a repeat that comes
+while the first runs waits for it and is then replayed, instead of a 409.
 
 The body is compared by a keyed digest taken while the view reads it (taskflow.http.body_digest),
-never kept; a repeat of a `done` key reads its own body only to hash it. The views' services keep
-their own transactions, as savepoints inside this one. On the embedded default (SQLite, whose
-transactions take the database's write lock at BEGIN) a keyed write holds that lock from the start
-of its view, so writers queue behind it; and a repeat that comes while the first runs usually waits
-for it there (its claim's INSERT needs that lock) and is then replayed, instead of a 409.
+never kept; a repeat reads its own body only to hash it. The views' services keep their own
+transactions, as savepoints inside this one.
 
 The key is ignored, and the request runs as without it, for anonymous requests (registration, the
 token endpoints, password reset: a key is per user), for views whose answer holds credentials
@@ -43,17 +45,16 @@ and for a method the route does not offer (its 405). A malformed key is a 400. R
 import hashlib
 import logging
 import re
-import secrets
-from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.http import HttpResponse, JsonResponse
 from django.urls import Resolver404, resolve
 from django.utils import timezone
 
 from accounts.authentication import request_caller
-from accounts.models import IdempotentRequest, IdempotentRequestState, User
+from accounts.models import IdempotentRequest, User
+from taskflow.errors import lock_not_available
 from taskflow.http.body_digest import body_digest_read, body_digest_watch
 
 logger = logging.getLogger(__name__)
@@ -63,10 +64,8 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 KEY_PATTERN = re.compile(r"[!-~]{1,255}")
 # How long an answer is kept for repeats.
 RETENTION = timedelta(hours=24)
-# A claim older than this was abandoned by a process that died. Well above any request's time:
-# a proxy gives up on a request after a minute (nginx's default), and its client then retries.
-CLAIM_LEASE = timedelta(minutes=2)
-# A row can vanish between the failed insert and the read (a failed run forgets its claim).
+# A claim's INSERT that met a row committed meanwhile looks the key up again; more than once in a
+# row only if that row was forgotten in between, each time.
 CLAIM_ATTEMPTS = 3
 REPLAYED_HEADER = "Idempotency-Replayed"
 # The headers of an answer that its replay repeats: what the views set and clients read.
@@ -89,7 +88,6 @@ CREDENTIALS_ATTRIBUTE = "answer_holds_credentials"
 
 MALFORMED_KEY = "Idempotency-Key must be 1 to 255 visible ASCII characters."
 STILL_RUNNING = "A request with this Idempotency-Key is still running; try again later."
-TAKEN_OVER = "A repeat of this request took it over after it ran too long; nothing was changed by this one."
 OTHER_REQUEST = "This Idempotency-Key was used for another request (another method, path or body)."
 
 
@@ -134,74 +132,64 @@ def _route_takes_key(path: str, method: str) -> bool:
     return handler in view_class.http_method_names and hasattr(view_class, handler)
 
 
-@dataclass(frozen=True)
-class _Claim:
-    """The row this request claimed, and the token that proves the claim is still its own."""
-
-    pk: int
-    token: str
-
-
 def _respond(request, get_response, *, user: User, key: str):
-    """Claim the key and run the request, or answer from the row that holds it."""
+    """Answer from the key's row, or claim the key and run the request: in one transaction."""
+    try:
+        with transaction.atomic():
+            claimed = _claim(request, user=user, key=key)
+            if isinstance(claimed, HttpResponse):
+                return claimed
+            return _run(request, get_response, claimed)
+    except _StillRunning:
+        return _error(409, STILL_RUNNING)
+    except _NotKept as not_kept:
+        return not_kept.response
+
+
+def _claim(request, *, user: User, key: str) -> IdempotentRequest | HttpResponse:
+    """The row this request claimed, or the answer from the row a request before it left."""
     method, path = request.method, request.get_full_path()
     key_digest = hashlib.sha256(key.encode("ascii")).hexdigest()
     for _ in range(CLAIM_ATTEMPTS):
-        claim = _claim_insert(user=user, key=key, key_digest=key_digest, method=method, path=path)
-        if claim is not None:
-            return _run(request, get_response, claim)
-        existing = IdempotentRequest.objects.filter(user=user, key_digest=key_digest).first()
-        if existing is None:
-            continue  # forgotten meanwhile: claim it again
-        now = timezone.now()
-        if existing.created_at <= now - RETENTION:
-            _forget(existing.pk, existing.claim_token)
-            continue
-        if (existing.method, existing.path) != (method, path):
-            return _error(422, OTHER_REQUEST)
-        if existing.state == IdempotentRequestState.DONE:
+        existing = _locked_row(user, key_digest)
+        if existing is not None and existing.created_at <= timezone.now() - RETENTION:
+            existing.delete()
+            existing = None
+        if existing is not None:
+            if (existing.method, existing.path) != (method, path):
+                return _error(422, OTHER_REQUEST)
             if body_digest_read(request) != existing.body_digest:
                 return _error(422, OTHER_REQUEST)
             return _replay(existing)
-        if existing.claimed_at > now - CLAIM_LEASE:
-            return _error(409, STILL_RUNNING)
-        claim = _take_over(existing)
+        claim = _claim_insert(user=user, key=key, key_digest=key_digest, method=method, path=path)
         if claim is not None:
-            logger.warning("Took over the abandoned claim of %s %s (idempotent request %s).", method, path, claim.pk)
-            return _run(request, get_response, claim)
-    return _error(409, STILL_RUNNING)
+            return claim
+    raise _StillRunning()
 
 
-def _claim_insert(*, user: User, key: str, key_digest: str, method: str, path: str) -> _Claim | None:
-    """Insert the key's row as `running`, committed at once; None if the user's key has a row."""
-    now = timezone.now()
-    token = secrets.token_hex(16)
-    try:
-        # Its own transaction (a savepoint only if the caller holds one, as tests do).
-        with transaction.atomic():
-            row = IdempotentRequest.objects.create(
-                user=user,
-                key=key,
-                key_digest=key_digest,
-                method=method,
-                path=path,
-                state=IdempotentRequestState.RUNNING,
-                claim_token=token,
-                claimed_at=now,
-                created_at=now,
-            )
-    except IntegrityError:
-        return None
-    return _Claim(pk=row.pk, token=token)
+def _run(request, get_response, claim: IdempotentRequest):
+    """Run the request and keep its answer in the claimed row (inside the claim's transaction)."""
+    body = body_digest_watch(request)
+    response = get_response(request)
+    if response.status_code >= 500 or transaction.get_rollback():
+        raise _NotKept(response)
+    if response.streaming:
+        # No write answers with a stream; if one did, its body cannot be kept: the write stands,
+        # and the key is forgotten with it (a repeat runs again).
+        logger.warning("Not keeping the streamed answer of %s %s.", request.method, request.path)
+        claim.delete()
+        return response
+    IdempotentRequest.objects.filter(pk=claim.pk).update(
+        body_digest=body.finish(),
+        status=response.status_code,
+        headers=_kept_headers(response),
+        body=response.content,
+    )
+    return response
 
 
-def _take_over(existing: IdempotentRequest) -> _Claim | None:
-    """Claim an abandoned row for this request; None if another request changed it first."""
-    token = secrets.token_hex(16)
-    taken = IdempotentRequest.objects.filter(
-        pk=existing.pk, claim_token=existing.claim_token, state=IdempotentRequestState.RUNNING
-    ).update(claim_token=token, claimed_at=timezone.now())
-    return _Claim(pk=existing.pk, token=token) if taken else None
+class _StillRunning(Exception):
+    """The key's row is locked: the transaction of the key's first request has not ended."""
 
 
 class _NotKept(Exception):
@@ -212,60 +200,35 @@ class _NotKept(Exception):
         self.response = response
 
 
-class _ClaimLost(Exception):
-    """Another request took the claim over while this one ran."""
-
-
-def _run(request, get_response, claim: _Claim):
-    """Run the request and keep its answer, in one transaction."""
+def _locked_row(user: User, key_digest: str) -> IdempotentRequest | None:
+    """The user's row for the key, locked for this transaction; _StillRunning if another holds it."""
     try:
-        body = body_digest_watch(request)
         with transaction.atomic():
-            response = get_response(request)
-            if response.status_code >= 500 or transaction.get_rollback():
-                raise _NotKept(response)
-            if response.streaming:
-                # No write answers with a stream; if one did, its body cannot be kept: the write
-                # stands, and the key is forgotten with it (a repeat runs again).
-                logger.warning("Not keeping the streamed answer of %s %s.", request.method, request.path)
-                _forget(claim.pk, claim.token)
-                return response
-            kept = IdempotentRequest.objects.filter(pk=claim.pk, claim_token=claim.token).update(
-                state=IdempotentRequestState.DONE,
-                body_digest=body.finish(),
-                status=response.status_code,
-                headers=_kept_headers(response),
-                body=response.content,
+            return (
+                IdempotentRequest.objects.select_for_update(nowait=True)
+                .filter(user=user, key_digest=key_digest)
+                .first()
             )
-            if not kept:
-                raise _ClaimLost()
-    except _NotKept as not_kept:
-        _forget_after_failure(claim)
-        return not_kept.response
-    except _ClaimLost:
-        logger.warning("A repeat took over %s %s while it ran; rolled back.", request.method, request.path)
-        return _error(409, TAKEN_OVER)
-    except BaseException:
-        _forget_after_failure(claim)
+    except OperationalError as error:
+        if lock_not_available(error):
+            raise _StillRunning() from None
         raise
-    return response
+
+
+def _claim_insert(*, user: User, key: str, key_digest: str, method: str, path: str) -> IdempotentRequest | None:
+    """Insert the key's row, uncommitted until the request's transaction ends; None if a request
+    with the same key committed its row meanwhile (its INSERT waited for that one's COMMIT)."""
+    try:
+        with transaction.atomic():
+            return IdempotentRequest.objects.create(
+                user=user, key=key, key_digest=key_digest, method=method, path=path, created_at=timezone.now()
+            )
+    except IntegrityError:
+        return None
 
 
 def _kept_headers(response) -> list[list[str]]:
     return [[name, response[name]] for name in KEPT_HEADERS if response.has_header(name)]
-
-
-def _forget(pk: int, token: str) -> None:
-    IdempotentRequest.objects.filter(pk=pk, claim_token=token).delete()
-
-
-def _forget_after_failure(claim: _Claim) -> None:
-    """Forget the claim of a request that failed, so that it may be sent again; when the database
-    is what failed, the claim is left to lapse (CLAIM_LEASE), and the answer stays the failure's."""
-    try:
-        _forget(claim.pk, claim.token)
-    except DatabaseError as error:
-        logger.warning("Could not forget idempotent request %s: %s: %s", claim.pk, type(error).__name__, error)
 
 
 def _replay(row: IdempotentRequest) -> HttpResponse:

@@ -73,18 +73,13 @@ class PersonalAccessToken(models.Model):
         return f"{self.name} ({self.scope}) of {self.user_id}"
 
 
-class IdempotentRequestState(models.TextChoices):
-    RUNNING = "running", "Running"
-    DONE = "done", "Done"
-
-
 class IdempotentRequest(models.Model):
     """A write a user sent with an `Idempotency-Key`, and, once it ran, the answer it got: what a
     repeat of the same request is answered with for 24 hours (accounts.idempotency).
 
-    A row is made `running` (with a random `claim_token`) before the request runs, in a
-    transaction of its own, and becomes `done` in the request's own transaction, so the write and
-    its kept answer commit together or not at all. Keys are identified by their SHA-256
+    A row is inserted in the request's own transaction before the request runs, and holds its
+    answer when that transaction commits: so the write and its kept answer commit together or not
+    at all, and no other transaction sees a row before its request ended. Keys are identified by their SHA-256
     (`key_digest`), not by the key itself: MySQL compares text ignoring case, and keys are
     case-sensitive. `body_digest` is a keyed digest of the request's body
     (taskflow.http.body_digest); the body itself is never kept.
@@ -96,12 +91,9 @@ class IdempotentRequest(models.Model):
     method = models.CharField(max_length=7)
     # With the query string: a repeat must name exactly the same target.
     path = models.TextField()
-    state = models.CharField(max_length=7, choices=IdempotentRequestState.choices)
-    claim_token = models.CharField(max_length=32, editable=False)
-    # When the running request claimed the key; a claim older than the lease was abandoned.
-    claimed_at = models.DateTimeField()
     created_at = models.DateTimeField(default=timezone.now)
     body_digest = models.CharField(max_length=64, blank=True)
+    # Null only while the request runs, which no other transaction sees.
     status = models.PositiveSmallIntegerField(null=True, blank=True)
     # [[name, value], ...]: the headers of the answer that a replay repeats.
     headers = models.JSONField(default=list, blank=True)
@@ -111,13 +103,6 @@ class IdempotentRequest(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["user", "key_digest"], name="idempotent_request_key_unique"),
-            models.CheckConstraint(
-                condition=models.Q(state__in=IdempotentRequestState.values), name="idempotent_request_state_valid"
-            ),
-            models.CheckConstraint(
-                condition=models.Q(state=IdempotentRequestState.RUNNING) | models.Q(status__isnull=False),
-                name="idempotent_request_done_has_status",
-            ),
         ]
         # The prune deletes by age.
         indexes = [models.Index(fields=["created_at"], name="idempotent_request_created")]

@@ -130,6 +130,9 @@ _MYSQL_UNAVAILABLE = frozenset(
 )
 # Deadlock victim (1213) and lock wait timeout (1205): the transaction was rolled back.
 _MYSQL_BUSY = frozenset({1205, 1213})
+# A locking read with NOWAIT met a row another transaction holds: MySQL's ER_LOCK_NOWAIT (3572);
+# MariaDB answers it with its lock wait timeout (1205), at once.
+_MYSQL_LOCK_NOT_AVAILABLE = frozenset({3572, 1205})
 # SQLite (the embedded default): what sqlite3 says when the file cannot be used at all.
 _SQLITE_UNAVAILABLE = ("unable to open database file", "disk i/o error")
 
@@ -167,6 +170,13 @@ def database_failure(exc: BaseException) -> ServiceUnavailable | None:
     if code in _MYSQL_BUSY:
         return _database_busy()
     return None
+
+
+def lock_not_available(exc: OperationalError) -> bool:
+    """Whether `exc` is a `SELECT ... FOR UPDATE NOWAIT` finding its row locked by another
+    transaction (only MySQL and MariaDB: SQLite has no row locks, and Django sends it no FOR UPDATE)."""
+    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+    return code in _MYSQL_LOCK_NOT_AVAILABLE
 
 
 def _database_unavailable() -> ServiceUnavailable:

@@ -1,9 +1,10 @@
 """Idempotent writes (accounts.idempotency): a write sent again with the same `Idempotency-Key` runs
 once and gets the first answer back; the key with another request is a 422, a repeat while the
-first runs a 409, and a failed run (5xx) is forgotten so that it can be sent again.
+first runs a 409, and a failed run (5xx, or a connection the database lost) is forgotten so that it
+can be sent again at once.
 
 The tests of real concurrency (a first request held by a row lock while its repeat comes) need
-MySQL and run in the MySQL + Redis pass; the same states made directly run in both passes.
+MySQL's row locks and run in the MySQL + Redis pass; the rest run in both passes.
 """
 
 import hashlib
@@ -11,13 +12,13 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
 from accounts import idempotency
 from accounts.jobs import idempotent_requests_prune
-from accounts.models import IdempotentRequest, IdempotentRequestState
+from accounts.models import IdempotentRequest
 from accounts.services import personal_token_create
 from attachments.models import Attachment
 from operations.periodic import PERIODIC_JOBS
@@ -41,9 +42,8 @@ def events_of(project) -> list[str]:
     return list(Event.objects.filter(project=project).order_by("seq").values_list("type", flat=True))
 
 
-def claim_row(user, *, key: str = KEY, method: str = "POST", path: str = TASKS, claimed_ago=timedelta(0), **fields):
-    """A row as a request that claimed `key` leaves it while it runs (or with `fields`, after)."""
-    now = timezone.now()
+def kept_row(user, *, key: str = KEY, method: str = "POST", path: str = TASKS, ago=timedelta(0), **fields):
+    """A row as a request that ran with `key` leaves it (a 201 unless `fields` say otherwise)."""
     return IdempotentRequest.objects.create(
         **{
             "user": user,
@@ -51,10 +51,9 @@ def claim_row(user, *, key: str = KEY, method: str = "POST", path: str = TASKS, 
             "key_digest": hashlib.sha256(key.encode()).hexdigest(),
             "method": method,
             "path": path,
-            "state": IdempotentRequestState.RUNNING,
-            "claim_token": "a" * 32,
-            "claimed_at": now - claimed_ago,
-            "created_at": now - claimed_ago,
+            "created_at": timezone.now() - ago,
+            "status": 201,
+            "body": b"{}",
             **fields,
         }
     )
@@ -283,40 +282,6 @@ def test_a_streamed_answer_is_not_kept_but_its_write_stands(client, project, mon
     assert IdempotentRequest.objects.count() == 0
 
 
-@pytest.mark.django_db
-def test_a_repeat_while_the_first_still_runs_is_409(client, user, project):
-    claim_row(user)
-
-    response = keyed(client, "POST", TASKS, {"project": project.pk, "title": "Ship it"})
-
-    assert response.status_code == 409
-    assert set(response.json()) == {"detail"}
-    assert Task.objects.count() == 0
-
-
-@pytest.mark.django_db
-def test_a_claim_left_by_a_process_that_died_is_taken_over_after_the_lease(client, user, project):
-    abandoned = claim_row(user, claimed_ago=idempotency.CLAIM_LEASE + timedelta(seconds=1))
-
-    response = keyed(client, "POST", TASKS, {"project": project.pk, "title": "Ship it"})
-
-    assert response.status_code == 201
-    assert Task.objects.count() == 1
-    row = IdempotentRequest.objects.get()
-    assert (row.pk, row.state, row.status) == (abandoned.pk, IdempotentRequestState.DONE, 201)
-    assert row.claim_token != abandoned.claim_token
-
-
-@pytest.mark.django_db
-def test_another_request_while_the_first_runs_is_422_not_409(client, user, project):
-    claim_row(user, path="/api/projects/")
-
-    response = keyed(client, "POST", TASKS, {"project": project.pk, "title": "Ship it"})
-
-    assert response.status_code == 422
-    assert Task.objects.count() == 0
-
-
 # --- When the key does not apply, and malformed keys ------------------------------------------------
 
 
@@ -390,13 +355,7 @@ def test_a_new_personal_token_is_never_kept_for_a_key(client):
 
 @pytest.mark.django_db
 def test_a_key_older_than_a_day_is_forgotten_and_runs_anew(client, user, project):
-    claim_row(
-        user,
-        claimed_ago=idempotency.RETENTION + timedelta(minutes=1),
-        state=IdempotentRequestState.DONE,
-        status=201,
-        body=b"{}",
-    )
+    kept_row(user, ago=idempotency.RETENTION + timedelta(minutes=1))
 
     response = keyed(client, "POST", TASKS, {"project": project.pk, "title": "Ship it"})
 
@@ -408,8 +367,8 @@ def test_a_key_older_than_a_day_is_forgotten_and_runs_anew(client, user, project
 
 @pytest.mark.django_db
 def test_the_prune_deletes_keys_older_than_a_day_only(user, run_jobs):
-    claim_row(user, key="old", claimed_ago=idempotency.RETENTION + timedelta(minutes=1))
-    claim_row(user, key="recent", claimed_ago=idempotency.RETENTION - timedelta(minutes=1))
+    kept_row(user, key="old", ago=idempotency.RETENTION + timedelta(minutes=1))
+    kept_row(user, key="recent", ago=idempotency.RETENTION - timedelta(minutes=1))
 
     idempotent_requests_prune.enqueue()
     run_jobs()
@@ -474,7 +433,20 @@ def in_thread(request) -> tuple[threading.Thread, list]:
 
 
 def claim_of(key: str = KEY) -> IdempotentRequest | None:
+    """The key's row, as committed."""
     return IdempotentRequest.objects.filter(key_digest=hashlib.sha256(key.encode()).hexdigest()).first()
+
+
+def claim_is_held(key: str = KEY) -> bool:
+    """Whether a running request holds the key: its row, not committed yet, is locked."""
+    try:
+        with transaction.atomic():
+            IdempotentRequest.objects.select_for_update(nowait=True).filter(
+                key_digest=hashlib.sha256(key.encode()).hexdigest()
+            ).first()
+    except OperationalError:
+        return True
+    return False
 
 
 @pytest.mark.django_db(transaction=True)
@@ -482,13 +454,15 @@ def test_a_repeat_while_the_first_waits_for_a_lock_is_409_and_replayed_once_it_r
     body = {"project": project.pk, "title": "Ship it"}
     with ProjectLock(project):
         first, answers = in_thread(lambda: keyed(client_for(user), "POST", TASKS, body))
-        wait_until(lambda: claim_of() is not None, timeout=10, what="the first request's claim")
+        wait_until(claim_is_held, timeout=10, what="the first request's claim")
 
         meanwhile = keyed(client_for(user), "POST", TASKS, body)
+        assert claim_of() is None  # nobody sees a claim before its request ends
     first.join(timeout=30)
     afterwards = keyed(client_for(user), "POST", TASKS, body)
 
     assert meanwhile.status_code == 409
+    assert meanwhile.json() == {"detail": idempotency.STILL_RUNNING}
     [answer] = answers
     assert (answer.status_code, afterwards.status_code) == (201, 201)
     assert afterwards.content == answer.content
@@ -497,25 +471,64 @@ def test_a_repeat_while_the_first_waits_for_a_lock_is_409_and_replayed_once_it_r
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_request_whose_claim_was_taken_over_rolls_back_and_the_taker_writes_once(on_mysql, client_for, user, project):
-    body = {"project": project.pk, "title": "Ship it"}
+def test_another_request_with_the_key_is_409_while_the_first_runs_and_422_after(on_mysql, client_for, user, project):
     with ProjectLock(project):
-        late, late_answers = in_thread(lambda: keyed(client_for(user), "POST", TASKS, body))
-        wait_until(lambda: claim_of() is not None, timeout=10, what="the first request's claim")
-        original = claim_of()
-        # As if the first request had waited past the lease.
-        IdempotentRequest.objects.filter(pk=original.pk).update(claimed_at=timezone.now() - idempotency.CLAIM_LEASE)
-        taker, taker_answers = in_thread(lambda: keyed(client_for(user), "POST", TASKS, body))
-        wait_until(lambda: claim_of().claim_token != original.claim_token, timeout=10, what="the take-over")
-    late.join(timeout=30)
-    taker.join(timeout=30)
+        first, answers = in_thread(
+            lambda: keyed(client_for(user), "POST", TASKS, {"project": project.pk, "title": "Ship it"})
+        )
+        wait_until(claim_is_held, timeout=10, what="the first request's claim")
 
-    [late_answer], [taker_answer] = late_answers, taker_answers
-    assert (late_answer.status_code, taker_answer.status_code) == (409, 201)
-    assert late_answer.json() == {"detail": idempotency.TAKEN_OVER}
+        meanwhile = keyed(client_for(user), "POST", "/api/projects/", {"name": "Other"})
+    first.join(timeout=30)
+    afterwards = keyed(client_for(user), "POST", "/api/projects/", {"name": "Other"})
+
+    assert (meanwhile.status_code, afterwards.status_code) == (409, 422)
+    assert [answer.status_code for answer in answers] == [201]
+    assert Project.objects.count() == 1
+
+
+def busy_connections() -> list[int]:
+    """The ids of the test database's other connections that are running a statement now."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM information_schema.processlist"
+            " WHERE id <> CONNECTION_ID() AND db = DATABASE() AND info IS NOT NULL"
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_claim_of_a_request_whose_connection_died_goes_with_it_and_a_retry_runs_at_once(
+    on_mysql, client_for, user, project
+):
+    """As when the server process running it dies: the database rolls back what the lost
+    connection had not committed, its claim included."""
+    body = {"project": project.pk, "title": "Ship it"}
+
+    def request():
+        client = client_for(user)
+        client.raise_request_exception = False
+        return keyed(client, "POST", TASKS, body)
+
+    with ProjectLock(project):
+        first, answers = in_thread(request)
+        wait_until(claim_is_held, timeout=10, what="the first request's claim")
+        # The request's connection is the one running a statement: it waits for the lock; the
+        # lock's holder is idle in its transaction.
+        wait_until(lambda: len(busy_connections()) == 1, timeout=10, what="the request's wait for the lock")
+        [waiting] = busy_connections()
+        with connection.cursor() as cursor:
+            cursor.execute(f"KILL {int(waiting)}")
+        first.join(timeout=30)
+        wait_until(lambda: not claim_is_held(), timeout=10, what="the claim's rollback")
+    again = keyed(client_for(user), "POST", TASKS, body)
+
+    assert [answer.status_code for answer in answers] == [503]
+    assert again.status_code == 201
+    assert "Idempotency-Replayed" not in again
     assert Task.objects.count() == 1
     assert events_of(project) == ["member.added", "task.created"]
-    assert claim_of().state == IdempotentRequestState.DONE
+    assert claim_of().status == 201
 
 
 @pytest.mark.django_db(transaction=True)
@@ -546,7 +559,7 @@ def test_a_write_the_database_gave_up_on_is_not_kept_and_runs_when_sent_again(on
 
 @pytest.mark.django_db
 def test_operators_see_kept_requests_in_the_admin_but_cannot_change_them(admin_client, user):
-    row = claim_row(user, state=IdempotentRequestState.DONE, status=201, body=b'{"id": 1}')
+    row = kept_row(user, body=b'{"id": 1}')
 
     listing = admin_client.get("/admin/accounts/idempotentrequest/")
     detail = admin_client.get(f"/admin/accounts/idempotentrequest/{row.pk}/change/")
