@@ -8,6 +8,7 @@ stopped by the test that started it: only the processes started here are ever si
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -61,7 +62,8 @@ class TCPProxy:
 
     stop() is an outage as the proxy's clients see it: new connections are refused and every open
     one is dropped (both sides see it closed). start() again serves on the same port. Only the
-    sockets and threads made here are touched.
+    sockets and threads made here are touched. lose_answers(n) makes the next n connections lose
+    what the target answers (below).
     """
 
     def __init__(self, target: tuple[str, int]) -> None:
@@ -71,6 +73,7 @@ class TCPProxy:
         self._threads: list[threading.Thread] = []
         self._sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
+        self._answers_to_lose = 0
 
     def start(self) -> None:
         listener = socket.socket()
@@ -100,6 +103,13 @@ class TCPProxy:
             if thread.is_alive():
                 raise RuntimeError(f"proxy thread {thread.name} did not end")
 
+    def lose_answers(self, count: int) -> None:
+        """For the next `count` connections, forward what the client sends but not the target's
+        answer: as its first bytes come, both sides are closed. So the target has done the work
+        and answered, and the client sees the connection closed without an answer."""
+        with self._lock:
+            self._answers_to_lose = count
+
     def _spawn(self, target, *args) -> None:
         thread = threading.Thread(target=target, args=args, name=f"proxy-{self.port}", daemon=True)
         self._threads.append(thread)
@@ -123,13 +133,17 @@ class TCPProxy:
                     upstream.close()
                     return
                 self._sockets.update((client, upstream))
+                lose_answer = self._answers_to_lose > 0
+                if lose_answer:
+                    self._answers_to_lose -= 1
                 self._spawn(self._pump, client, upstream)
-                self._spawn(self._pump, upstream, client)
+                self._spawn(self._pump, upstream, client, lose_answer)
 
-    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
-        """Copy bytes one way until either side closes; then close the other way too."""
+    def _pump(self, source: socket.socket, sink: socket.socket, lose: bool = False) -> None:
+        """Copy bytes one way until either side closes (with `lose`, until the first bytes come,
+        unsent); then close the other way too."""
         try:
-            while data := source.recv(65536):
+            while (data := source.recv(65536)) and not lose:
                 sink.sendall(data)
         except OSError:
             pass
@@ -249,6 +263,17 @@ class TaskFlowServer(TaskFlowProcess):
         command = [sys.executable, "-m", "taskflow.serve", "--server", self.server, "--port", str(self.port)]
         self._spawn([*command, "--workers", str(self.workers)])
         wait_until(self._ready, timeout=START_TIMEOUT_SECONDS, what=f"{self.server} on port {self.port}")
+
+    def kill(self) -> None:
+        """A crash: SIGKILL the server processes `taskflow.serve` started for this object, then
+        that process itself, so nothing gets to finish a request or close a socket. start() serves
+        on the same port again."""
+        pid = self.process.pid
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            os.kill(int(child), signal.SIGKILL)
+        self.process.kill()
+        self.process.wait()
+        self.process = None
 
     def _ready(self) -> bool:
         self._exited()

@@ -13,8 +13,8 @@ import uuid
 
 import pytest
 import websockets
+from taskflow_client import Client, ProjectMirror, follow
 
-from realtime.tests.example_client import taskflow_sync
 from realtime.tests.servers import RedisServer, TaskFlowServer, api, shared_database_url
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -276,13 +276,13 @@ def _fresh_state(server: TaskFlowServer, token: str, project: int) -> dict:
     }
 
 
-async def test_example_client_stays_in_sync_across_a_server_restart(two_servers):
+async def test_python_client_stays_in_sync_across_a_server_restart(two_servers):
     a, b = two_servers
     token, project, task = await asyncio.to_thread(_team, a)
     _, me = await asyncio.to_thread(api, a, "GET", "/api/auth/me/", None, token)
-    client = taskflow_sync.TaskFlowClient(b.http, me["username"], "a-long-passphrase-1")
-    mirror = taskflow_sync.ProjectMirror()
-    follower = asyncio.create_task(taskflow_sync.follow(client, mirror, project))
+    client = Client(b.http, username=me["username"], password="a-long-passphrase-1")
+    mirror = ProjectMirror()
+    follower = asyncio.create_task(follow(client, mirror, project))
 
     async def synced() -> bool:
         fresh = await asyncio.to_thread(_fresh_state, a, token, project)
@@ -291,7 +291,7 @@ async def test_example_client_stays_in_sync_across_a_server_restart(two_servers)
     async def wait_synced(timeout: float = 15) -> None:
         deadline = time.monotonic() + timeout
         while not await synced():
-            assert time.monotonic() < deadline, "the example client did not catch up"
+            assert time.monotonic() < deadline, "the Python client did not catch up"
             await asyncio.sleep(0.1)
 
     await asyncio.to_thread(api, a, "PATCH", f"/api/tasks/{task}/", {"status": "in_progress"}, token)

@@ -1,14 +1,14 @@
 """Every event type, applied to a client's previous state, gives what a fresh GET shows.
 
-The client is the example of docs/realtime.md (`ProjectMirror`); the events come from the changes
-feed, the same records the WebSocket sends.
+The client is the Python client's (clients/python, `taskflow_client.ProjectMirror`); the events
+come from the changes feed, the same records the WebSocket sends.
 """
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from taskflow_client import ProjectMirror
 
 from realtime.catalogue import CATALOGUE
-from realtime.tests.example_client import taskflow_sync
 
 pytestmark = pytest.mark.django_db
 
@@ -48,7 +48,7 @@ def _state(mirror) -> dict:
 def mirror(client, project):
     """A client's copy of the project, loaded once, then kept up to date only by events."""
     state = _fresh(client, project.pk)
-    copy = taskflow_sync.ProjectMirror()
+    copy = ProjectMirror()
     copy.load(
         project={**state["project"], "role": "owner"},
         members=list(state["members"].values()),
