@@ -2,6 +2,7 @@
 
 import copy
 import itertools
+import os
 import uuid
 
 import pytest
@@ -113,6 +114,23 @@ def embedded_taskflow(tmp_path_factory):
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def servers_database(request, tmp_path_factory) -> dict[str, str]:
+    """Where the server processes a test module starts keep their data, as TaskFlowServer's
+    `database_url` and `redis_url`: in the MySQL + Redis pass the test database (its tests need
+    `django_db(transaction=True)`, so that what they write is committed) and Redis; in the
+    embedded pass a migrated SQLite file of the module's, and no Redis (each process then has its
+    own in-memory channel layer, and learns of the others' events from the log)."""
+    from django.db import connection
+
+    from realtime.tests.servers import migrated_sqlite_url, shared_database_url
+
+    if connection.vendor == "mysql":
+        request.getfixturevalue("django_db_setup")
+        return {"database_url": shared_database_url(), "redis_url": os.environ.get("REDIS_URL", "")}
+    return {"database_url": migrated_sqlite_url(tmp_path_factory.mktemp("servers")), "redis_url": ""}
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import uuid
 import pytest
 
 from attachments.tests.test_upload_memory import peak_memory_bytes, serving_process
-from realtime.tests.servers import TaskFlowServer, api, migrated_sqlite_url, shared_database_url
+from realtime.tests.servers import TaskFlowServer, api, started
 
 KEY = "retry-9f2c5e1a"
 UPLOAD_BYTES = 24 * 1024 * 1024
@@ -25,31 +25,16 @@ ON_MYSQL = os.environ.get("DATABASE_URL", "").startswith("mysql")
 pytestmark = [pytest.mark.django_db(transaction=True)] if ON_MYSQL else []
 
 
-@pytest.fixture(scope="module")
-def sqlite_url(tmp_path_factory) -> str:
-    """A migrated SQLite file for the embedded pass's servers (made only when that pass needs it)."""
-    return migrated_sqlite_url(tmp_path_factory.mktemp("idempotency"))
-
-
 @pytest.fixture
-def two_servers(request, tmp_path):
+def two_servers(servers_database, tmp_path):
     """A Daphne and a uvicorn process on one database (and one Redis in the MySQL pass)."""
-    if ON_MYSQL:
-        shared = {"database_url": shared_database_url(), "redis_url": os.environ.get("REDIS_URL", "")}
-    else:
-        shared = {"database_url": request.getfixturevalue("sqlite_url"), "redis_url": ""}
     prefix = f"idem{uuid.uuid4().hex[:8]}"
     servers = [
-        TaskFlowServer(server=kind, channel_prefix=prefix, MEDIA_ROOT=str(tmp_path / "media"), **shared)
+        TaskFlowServer(server=kind, channel_prefix=prefix, MEDIA_ROOT=str(tmp_path / "media"), **servers_database)
         for kind in ("daphne", "uvicorn")
     ]
-    try:
-        for server in servers:
-            server.start()
+    with started(servers):
         yield servers
-    finally:
-        for server in servers:
-            server.stop()
 
 
 def send(server: TaskFlowServer, method: str, path: str, body: bytes, *, token: str, content_type: str, key: str):

@@ -16,7 +16,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from django.db import connection
@@ -306,6 +306,19 @@ class EmbeddedTaskFlow(TaskFlowServer):
             demo_database_prepare(self.env)
             self.prepared = True
         super().start()
+
+
+@contextmanager
+def started(servers: list[ServerProcess]):
+    """Start every one of `servers` (waiting for each to answer), and stop them all at the end,
+    also when one of them fails to start."""
+    try:
+        for server in servers:
+            server.start()
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
 
 
 def migrated_sqlite_url(directory: Path) -> str:

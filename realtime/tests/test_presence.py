@@ -18,7 +18,7 @@ from asgiref.sync import sync_to_async
 from accounts.tests.factories import UserFactory
 from realtime.hub import ProjectHub
 from realtime.models import Event
-from realtime.tests.servers import TaskFlowServer, api, shared_database_url
+from realtime.tests.servers import TaskFlowServer, api, shared_database_url, started
 from realtime.tests.websocket import FRAME_TIMEOUT, SILENCE
 from tasks import services
 from tasks.tests.factories import make_task
@@ -189,13 +189,8 @@ def two_servers():
         )
         for _ in range(2)
     ]
-    try:
-        for server in servers:
-            server.start()
+    with started(servers):
         yield servers
-    finally:
-        for server in servers:
-            server.stop()
 
 
 def _account(server) -> dict:

@@ -17,15 +17,7 @@ from collections import Counter
 import pytest
 from taskflow_client import ApiError, Client, ProjectMirror, WriteQueue, follow
 
-from realtime.tests.servers import (
-    TaskFlowServer,
-    TCPProxy,
-    api,
-    free_port,
-    migrated_sqlite_url,
-    shared_database_url,
-    wait_until,
-)
+from realtime.tests.servers import TaskFlowServer, TCPProxy, api, free_port, started, wait_until
 
 ON_MYSQL = os.environ.get("DATABASE_URL", "").startswith("mysql")
 # The server shares the test database in the MySQL pass: its rows are committed, then flushed.
@@ -38,24 +30,17 @@ DRAIN_SECONDS = 60
 SYNC_SECONDS = 30
 
 
-@pytest.fixture(scope="module")
-def sqlite_url(tmp_path_factory) -> str:
-    """A migrated SQLite file for the embedded pass's servers (made only when that pass needs it)."""
-    return migrated_sqlite_url(tmp_path_factory.mktemp("python-client"))
-
-
 @pytest.fixture
-def server(request, tmp_path):
-    if ON_MYSQL:
-        kind, shared = "uvicorn", {"database_url": shared_database_url(), "redis_url": os.environ.get("REDIS_URL", "")}
-    else:
-        kind, shared = "daphne", {"database_url": request.getfixturevalue("sqlite_url"), "redis_url": ""}
+def server(servers_database, tmp_path):
+    kind = "uvicorn" if ON_MYSQL else "daphne"
     server = TaskFlowServer(
-        server=kind, channel_prefix=f"client{uuid.uuid4().hex[:8]}", MEDIA_ROOT=str(tmp_path / "media"), **shared
+        server=kind,
+        channel_prefix=f"client{uuid.uuid4().hex[:8]}",
+        MEDIA_ROOT=str(tmp_path / "media"),
+        **servers_database,
     )
-    server.start()
-    yield server
-    server.stop()
+    with started([server]):
+        yield server
 
 
 def _sign_up(server: TaskFlowServer) -> tuple[str, str]:

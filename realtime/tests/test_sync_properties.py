@@ -23,7 +23,6 @@ The examples are bounded (MAX_EXAMPLES, no shrinking: a failure prints the progr
 import asyncio
 import contextlib
 import json
-import os
 import threading
 import time
 import uuid
@@ -36,7 +35,7 @@ from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 from taskflow_client import ApiError, Client, ProjectMirror
 
-from realtime.tests.servers import TaskFlowServer, api, migrated_sqlite_url, shared_database_url, wait_until
+from realtime.tests.servers import TaskFlowServer, api, started, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -57,24 +56,15 @@ RETRY_ATTEMPTS = 20
 
 
 @pytest.fixture
-def servers(tmp_path):
-    """Two server processes on one database (MySQL and Redis in that pass, a SQLite file else)."""
-    if os.environ.get("DATABASE_URL", "").startswith("mysql") and os.environ.get("REDIS_URL"):
-        shared = {"database_url": shared_database_url(), "redis_url": os.environ["REDIS_URL"]}
-    else:
-        shared = {"database_url": migrated_sqlite_url(tmp_path), "redis_url": ""}
+def servers(servers_database):
+    """Two server processes on one database (realtime.tests.servers, `servers_database`)."""
     prefix = f"prop{uuid.uuid4().hex[:8]}"
     pair = [
-        TaskFlowServer(server="uvicorn", channel_prefix=prefix, TASKFLOW_WS_CHECK_SECONDS="0.3", **shared)
+        TaskFlowServer(server="uvicorn", channel_prefix=prefix, TASKFLOW_WS_CHECK_SECONDS="0.3", **servers_database)
         for _ in range(2)
     ]
-    try:
-        for server in pair:
-            server.start()
+    with started(pair):
         yield pair
-    finally:
-        for server in pair:
-            server.stop()
 
 
 @dataclass
