@@ -1,5 +1,5 @@
 """Account endpoints: register, JWT token obtain/refresh/verify, logout, profile, password change
-and reset, personal access tokens."""
+and reset, personal access tokens, and the access token of a browser page's session."""
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -10,9 +10,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt import views as jwt_views
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
+from rest_framework_simplejwt.tokens import AccessToken
+from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from accounts import selectors, services
-from accounts.authentication import is_personal_token
+from accounts.authentication import BrowserSessionAuthentication, is_personal_token
 from accounts.models import PersonalAccessToken
 from accounts.payloads import personal_token_payload
 from accounts.permissions import IsAuthenticated, SignedInWithPassword
@@ -26,6 +28,7 @@ from accounts.serializers import (
     PersonalTokenCreatedSerializer,
     PersonalTokenSerializer,
     RegisterSerializer,
+    SessionAccessTokenSerializer,
     TokenRefreshSerializer,
     TokenVerifySerializer,
     UserSummarySerializer,
@@ -38,6 +41,9 @@ from taskflow.openapi import error_response
 BAD_CREDENTIALS = error_response("No active account with this username and password.")
 BAD_TOKEN = error_response("The token is invalid, expired or blacklisted (`code`: `token_not_valid`).")
 REGISTRATION_CLOSED = error_response("Registration is closed (`TASKFLOW_REGISTRATION=closed`).")
+NO_SESSION = error_response(
+    "No signed-in session (a bearer token does not count), or the request failed the CSRF check."
+)
 
 
 class RegisterView(APIView):
@@ -191,3 +197,20 @@ class PersonalTokenView(APIView):
         token = selectors.personal_token_get(user=request.user, token_id=int(token_id))
         services.personal_token_revoke(token=token)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SessionTokenView(APIView):
+    """A short-lived access token for the signed-in browser session: what the board's page
+    (board/) calls the API and the WebSocket with. Authenticated by the session alone, CSRF checked
+    (accounts.authentication.BrowserSessionAuthentication); no refresh token: the page asks again
+    before this one expires. The page keeps the token in memory only."""
+
+    authentication_classes = [BrowserSessionAuthentication]
+    # A token, made fresh for each request: never kept for an Idempotency-Key (accounts.idempotency).
+    answer_holds_credentials = True
+
+    @extend_schema(request=None, responses={200: SessionAccessTokenSerializer, 403: NO_SESSION})
+    def post(self, request):
+        token = AccessToken.for_user(request.user)
+        answer = {"access": str(token), "expires_at": datetime_from_epoch(token["exp"])}
+        return Response(SessionAccessTokenSerializer(answer).data)

@@ -1,5 +1,6 @@
-"""The one place a request's bearer token is authenticated, for the API and the WebSockets:
-simplejwt's JWTs (with a faster user lookup), and personal access tokens (`tfp_...`)."""
+"""The one place a request's credentials are authenticated, for the API and the WebSockets:
+simplejwt's JWTs (with a faster user lookup), personal access tokens (`tfp_...`), and the browser
+session that the board's page trades for an access token."""
 
 import threading
 import time
@@ -8,7 +9,9 @@ from collections import OrderedDict
 from django.db import DEFAULT_DB_ALIAS, connection
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt import authentication
 from rest_framework_simplejwt.exceptions import InvalidToken
@@ -243,6 +246,35 @@ class JWTScheme(SimpleJWTScheme):
         definition["description"] = (
             "An access token from `/api/auth/token/` (a JWT, 5 minutes), or a personal access token from "
             "`/api/auth/tokens/` (`tfp_...`)."
+        )
+        return definition
+
+
+class BrowserSessionAuthentication(SessionAuthentication):
+    """A Django session, signed in on TaskFlow's own pages (the board's sign-in form), for the one
+    endpoint that trades it for an access token (accounts.api.SessionTokenView): the page's scripts
+    then call the API and the WebSocket with that token, like any other client.
+
+    DRF's SessionAuthentication, so a POST must pass Django's CSRF check (403 otherwise): another
+    site's page cannot make a signed-in browser mint a token. The session's user is the one Django's
+    AuthenticationMiddleware loaded, which checks the session against the user's password hash and
+    `is_active`, so a password change or a deactivation ends it. A request with a bearer token has
+    no session here at all (taskflow.http.middleware skips sessions for those), so a token can never
+    be traded for a fresh one this way.
+    """
+
+
+class BrowserSessionScheme(SessionScheme):
+    """The OpenAPI description of the browser session: Django's session cookie, and the CSRF token."""
+
+    target_class = "accounts.authentication.BrowserSessionAuthentication"
+    name = "browserSession"
+
+    def get_security_definition(self, auto_schema):
+        definition = super().get_security_definition(auto_schema)
+        definition["description"] = (
+            "The session cookie of a sign-in on TaskFlow's own pages (`/login/`); a POST also sends the page's "
+            "CSRF token in `X-CSRFToken`."
         )
         return definition
 

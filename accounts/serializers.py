@@ -223,3 +223,10 @@ class PersonalTokenCreatedSerializer(PersonalTokenSerializer):
     class Meta(PersonalTokenSerializer.Meta):
         fields = [*PersonalTokenSerializer.Meta.fields, "token"]
         read_only_fields = [*PersonalTokenSerializer.Meta.read_only_fields, "token"]
+
+
+class SessionAccessTokenSerializer(serializers.Serializer):
+    """The access token a signed-in browser page gets for its session (no refresh token)."""
+
+    access = serializers.CharField(help_text="A JWT: send it as `Authorization: Bearer <access>` and in `auth` frames.")
+    expires_at = serializers.DateTimeField(help_text="When it stops working (`JWT_ACCESS_MINUTES` after it was made).")

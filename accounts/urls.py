@@ -15,5 +15,6 @@ urlpatterns = [
     path("password/reset/", api.PasswordResetView.as_view(), name="auth-password-reset"),
     path("password/reset/confirm/", api.PasswordResetConfirmView.as_view(), name="auth-password-reset-confirm"),
     path("tokens/", api.PersonalTokensView.as_view(), name="auth-tokens"),
+    path("session/token/", api.SessionTokenView.as_view(), name="auth-session-token"),
     re_path(r"^tokens/(?P<token_id>[0-9]{1,18})/$", api.PersonalTokenView.as_view(), name="auth-token-revoke"),
 ]

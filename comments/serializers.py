@@ -28,3 +28,17 @@ class CommentSerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance: Comment) -> CommentPayload:
         return comment_payload(instance)
+
+
+class TaskCommentCountSerializer(serializers.Serializer):
+    task = serializers.IntegerField(help_text="A task of the project.")
+    count = serializers.IntegerField(help_text="How many comments it has (at least one).")
+
+
+class CommentCountsSerializer(serializers.Serializer):
+    """How many comments each task of a project has, as of the project's event seq `event_seq`."""
+
+    event_seq = serializers.IntegerField(
+        help_text="The project's event seq the counts are true at: apply only the comment events after it."
+    )
+    counts = TaskCommentCountSerializer(many=True, help_text="The tasks that have comments, by task id.")

@@ -27,6 +27,7 @@ ROUTES: dict[str, dict[str, tuple[str, str]]] = {
         "password_reset_confirm": ("auth-password-reset-confirm", ""),
         "tokens": ("auth-tokens", ""),
         "token_revoke": ("auth-tokens", "{token_id}/"),
+        "session_token": ("auth-session-token", ""),
     },
     "projects": {
         "projects": ("project-list", ""),
@@ -35,6 +36,7 @@ ROUTES: dict[str, dict[str, tuple[str, str]]] = {
         "member": ("project-list", "{project_id}/members/{user_id}/"),
         "events": ("project-list", "{project_id}/events/"),
         "activity": ("project-list", "{project_id}/activity/"),
+        "comment_counts": ("project-list", "{project_id}/comment-counts/"),
         "invitations": ("project-list", "{project_id}/invitations/"),
         "invitation": ("project-list", "{project_id}/invitations/{invitation_id}/"),
         "invitation_accept": ("invitation-accept", ""),

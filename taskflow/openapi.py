@@ -5,7 +5,9 @@ follow from how the view is built, the same way DRF produces them:
 
 - 400 when the operation takes a body or query parameters (validation: DRF's field errors, or
   `{"detail"}` for a malformed body or a broken rule);
-- 401 when it needs a signed-in caller (its permissions are not all AllowAny);
+- 401 when it needs a signed-in caller (its permissions are not all AllowAny) and its
+  authentication challenges one without credentials (`WWW-Authenticate`, as a bearer token's
+  does); an endpoint authenticated by the browser session alone answers 403 instead, as DRF does;
 - 403 when it also changes something: the caller's role may not allow it, and a session login
   must pass Django's CSRF check;
 - 404 when its path names objects (missing and foreign ones alike) or it lists pages (a `page`
@@ -148,6 +150,12 @@ class AutoSchema(SpectacularAutoSchema):
     def _needs_login(self) -> bool:
         return not all(isinstance(permission, AllowAny) for permission in self.view.get_permissions())
 
+    def _challenges(self) -> bool:
+        """Whether a caller without credentials gets 401: DRF answers 401 when the view's first
+        authentication names a `WWW-Authenticate` challenge, else 403 (a session's has none)."""
+        authenticators = self.view.get_authenticators()
+        return bool(authenticators) and authenticators[0].authenticate_header(self.view.request) is not None
+
     def _map_basic_serializer(self, serializer, direction):
         schema = super()._map_basic_serializer(serializer, direction)
         if direction == "response" and spectacular_settings.COMPONENT_SPLIT_REQUEST and schema.get("properties"):
@@ -172,15 +180,15 @@ class AutoSchema(SpectacularAutoSchema):
             )
         elif keyed:
             responses["400"] = self._error("The `Idempotency-Key` is malformed: 1 to 255 visible ASCII characters.")
-        if needs_login:
+        if needs_login and self._challenges():
             responses["401"] = self._error(
                 "No valid credentials: a missing, invalid or expired token, or a user who may no longer sign in.",
                 headers=HEADER_WWW_AUTHENTICATE,
             )
-            if self.method not in SAFE_METHODS:
-                responses["403"] = self._error(
-                    "The caller's role does not allow this (or a session login failed the CSRF check)."
-                )
+        if needs_login and self.method not in SAFE_METHODS:
+            responses["403"] = self._error(
+                "The caller's role does not allow this (or a session login failed the CSRF check)."
+            )
         if "path" in locations:
             responses["404"] = self._error("Not found, or not visible to the caller: the two are never told apart.")
         elif "page" in parameters:
@@ -207,5 +215,6 @@ class AutoSchema(SpectacularAutoSchema):
             "description": description,
         }
         if headers:
-            response["headers"] = headers
+            # A copy: the operation's other headers (Idempotency-Replayed) are added to it later.
+            response["headers"] = copy.deepcopy(headers)
         return response

@@ -34,6 +34,8 @@ AUTH_THROTTLED = [
 ]
 # Every endpoint but these needs a signed-in caller (API.md); the API root is public too.
 PUBLIC = {*AUTH_THROTTLED, "/api/auth/logout/", "/api/"}
+# Signed in by the browser session alone: no bearer challenge, so 403 (not 401) without one.
+SESSION_TOKEN = "/api/auth/session/token/"
 
 
 @pytest.fixture(scope="module")
@@ -109,9 +111,16 @@ def test_every_operation_that_needs_a_login_documents_401(schema):
     missing = [
         (method, path)
         for method, path, operation in operations(schema)
-        if path not in PUBLIC and "401" not in operation["responses"]
+        if path not in {*PUBLIC, SESSION_TOKEN} and "401" not in operation["responses"]
     ]
     assert missing == []
+
+
+def test_the_session_token_endpoint_documents_403_for_no_session_and_no_401(schema):
+    answers = responses(schema, "POST", SESSION_TOKEN)
+    assert "401" not in answers
+    assert "session" in answers["403"]["description"]
+    assert schema["paths"][SESSION_TOKEN]["post"]["security"] == [{"browserSession": []}]
 
 
 def test_401_names_the_bearer_scheme_in_www_authenticate(schema):
@@ -194,8 +203,11 @@ def test_member_removal_documents_400_for_the_owner(schema):
 
 # --- Idempotency-Key ----------------------------------------------------------------------------
 
-# Writes that ignore the key: anonymous ones, and the one whose answer is a new token.
-UNKEYED_WRITES = {(method, path) for method in ("POST",) for path in PUBLIC} | {("POST", "/api/auth/tokens/")}
+# Writes that ignore the key: anonymous ones, and those whose answer is a new token.
+UNKEYED_WRITES = {(method, path) for method in ("POST",) for path in PUBLIC} | {
+    ("POST", "/api/auth/tokens/"),
+    ("POST", SESSION_TOKEN),
+}
 
 
 def test_every_signed_in_write_takes_an_idempotency_key_and_documents_409_and_422(schema):
