@@ -10,7 +10,8 @@ NODE_TOOLS := node_modules/.installed
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
-PYTEST_ARGS ?= -n auto
+# loadgroup: tests marked with one xdist_group (the browser tests) share a worker.
+PYTEST_ARGS ?= -n auto --dist loadgroup
 
 .PHONY: run test setup migrate lint format clean
 

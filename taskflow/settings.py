@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "notifications",
     "webhooks",
     "operations",
+    "board",
 ]
 
 MIDDLEWARE = [
@@ -261,7 +262,14 @@ SIMPLE_JWT = {
     "CHECK_REVOKE_TOKEN": True,
 }
 
-# Requests per client IP on the token and register endpoints, in DRF rate syntax.
+# The board's pages (board/) sign people in with Django's session; the page then trades the
+# session for short-lived access tokens (accounts.api.SessionTokenView).
+LOGIN_URL = "board:login"
+LOGIN_REDIRECT_URL = "board:home"
+LOGOUT_REDIRECT_URL = "board:login"
+
+# Requests per client IP on the token and register endpoints and the board's sign-in form, in DRF
+# rate syntax.
 TASKFLOW_AUTH_RATE = env.str("TASKFLOW_AUTH_RATE", default="60/min")
 # Who may register: anyone (`open`), only with an invitation to a project (`invite`), nobody (`closed`).
 TASKFLOW_REGISTRATION = env.str("TASKFLOW_REGISTRATION", default="open")

@@ -1,4 +1,4 @@
-"""URL routes: the API under /api/, its docs, the admin and the health checks."""
+"""URL routes: the API under /api/, its docs, the board's pages, the admin and the health checks."""
 
 from django.contrib import admin
 from django.http import JsonResponse
@@ -79,9 +79,9 @@ urlpatterns = [
     path("docs/", RedirectView.as_view(pattern_name="swagger-ui")),
     path("redoc", RedirectView.as_view(pattern_name="redoc")),
     path("redoc/", RedirectView.as_view(pattern_name="redoc")),
-    # The API docs until there is a page for people.
-    path("", RedirectView.as_view(pattern_name="swagger-ui"), name="home"),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("admin/", admin.site.urls),
+    # The page for people: sign in at /login/, then /, the projects, and each project's board.
+    path("", include("board.urls")),
 ]

@@ -1,4 +1,4 @@
-"""Where a newcomer starts: `/`, the public API root and the browsable API's pages."""
+"""Where a newcomer starts: `/` (the board's sign-in), the public API root and the browsable API's pages."""
 
 import re
 
@@ -32,17 +32,22 @@ def session_client(user):
     return client
 
 
-def test_root_path_leads_to_the_api_docs(api_client):
+def test_root_path_leads_a_signed_out_visitor_to_sign_in(api_client):
     response = api_client.get("/")
     assert response.status_code == 302
-    assert response["Location"] == "/api/docs/"
+    assert response["Location"] == "/login/?next=/"
 
 
-def test_root_path_leads_to_the_api_docs_in_debug_mode_too(api_client, settings):
+def test_root_path_leads_to_sign_in_in_debug_mode_too(api_client, settings):
     settings.DEBUG = True
     response = api_client.get("/", HTTP_ACCEPT="text/html")
     assert response.status_code == 302
     assert b"urlpatterns" not in response.content
+
+
+def test_the_api_docs_stay_where_they_were(api_client):
+    assert api_client.get("/docs/")["Location"] == "/api/docs/"
+    assert api_client.get("/api/docs/").status_code == 200
 
 
 def test_api_root_answers_anonymous_callers(api_client):
@@ -72,10 +77,12 @@ def test_api_root_lists_every_resource_a_client_uses(api_client):
             "password_reset_confirm": "password/reset/confirm/",
             "tokens": "tokens/",
             "token_revoke": "tokens/{token_id}/",
+            "session_token": "session/token/",
         }.items()
     }
     assert links["projects"]["members"] == "http://testserver/api/projects/{project_id}/members/"
     assert links["projects"]["events"] == "http://testserver/api/projects/{project_id}/events/"
+    assert links["projects"]["comment_counts"] == "http://testserver/api/projects/{project_id}/comment-counts/"
     assert links["projects"]["webhooks"] == "http://testserver/api/projects/{project_id}/webhooks/"
     assert links["projects"]["invitations"] == "http://testserver/api/projects/{project_id}/invitations/"
     assert links["projects"]["invitation_accept"] == "http://testserver/api/invitations/accept/"

@@ -70,7 +70,7 @@ with override_settings(STATIC_ROOT=sys.argv[1]):
     call_command("collectstatic", "--no-input", verbosity=0)
     client = Client(HTTP_HOST="tasks.example.com")
     pages, files = {}, {}
-    for page in ("/admin/login/", "/api/docs/", "/api/redoc/"):
+    for page in ("/admin/login/", "/api/docs/", "/api/redoc/", "/login/"):
         response = client.get(page, secure=True)
         pages[page] = response.status_code
         for url in re.findall(r"/static/[^\\"'\\s]+", response.content.decode()):
@@ -97,7 +97,7 @@ def served_static_files(tmp_path_factory) -> dict:
 
 
 def test_production_pages_render_with_collected_static_files(served_static_files):
-    assert served_static_files["pages"] == {"/admin/login/": 200, "/api/docs/": 200, "/api/redoc/": 200}
+    assert served_static_files["pages"] == {"/admin/login/": 200, "/api/docs/": 200, "/api/redoc/": 200, "/login/": 200}
 
 
 def test_production_serves_every_static_file_the_pages_name(served_static_files):

@@ -1,0 +1,1 @@
+"""The board: TaskFlow's own page for people, a live board of a project's tasks in the browser."""
