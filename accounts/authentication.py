@@ -236,18 +236,23 @@ def request_caller(request) -> User | None:
     return user if user is not None and user.is_authenticated else None
 
 
-class JWTScheme(SimpleJWTScheme):
+class _DescribedScheme:
+    """An OpenAPI security scheme (drf-spectacular's extension) with TaskFlow's description of it."""
+
+    description = ""
+
+    def get_security_definition(self, auto_schema):
+        return {**super().get_security_definition(auto_schema), "description": self.description}
+
+
+class JWTScheme(_DescribedScheme, SimpleJWTScheme):
     """The OpenAPI description of this authentication: simplejwt's bearer scheme."""
 
     target_class = "accounts.authentication.BearerAuthentication"
-
-    def get_security_definition(self, auto_schema):
-        definition = super().get_security_definition(auto_schema)
-        definition["description"] = (
-            "An access token from `/api/auth/token/` (a JWT, 5 minutes), or a personal access token from "
-            "`/api/auth/tokens/` (`tfp_...`)."
-        )
-        return definition
+    description = (
+        "An access token from `/api/auth/token/` (a JWT, 5 minutes), or a personal access token from "
+        "`/api/auth/tokens/` (`tfp_...`)."
+    )
 
 
 class BrowserSessionAuthentication(SessionAuthentication):
@@ -264,19 +269,15 @@ class BrowserSessionAuthentication(SessionAuthentication):
     """
 
 
-class BrowserSessionScheme(SessionScheme):
+class BrowserSessionScheme(_DescribedScheme, SessionScheme):
     """The OpenAPI description of the browser session: Django's session cookie, and the CSRF token."""
 
     target_class = "accounts.authentication.BrowserSessionAuthentication"
     name = "browserSession"
-
-    def get_security_definition(self, auto_schema):
-        definition = super().get_security_definition(auto_schema)
-        definition["description"] = (
-            "The session cookie of a sign-in on TaskFlow's own pages (`/login/`); a POST also sends the page's "
-            "CSRF token in `X-CSRFToken`."
-        )
-        return definition
+    description = (
+        "The session cookie of a sign-in on TaskFlow's own pages (`/login/`); a POST also sends the page's "
+        "CSRF token in `X-CSRFToken`."
+    )
 
 
 class _VerifiedTokens:

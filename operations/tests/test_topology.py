@@ -19,7 +19,7 @@ import pytest
 import websockets
 from django.utils import timezone
 
-from realtime.tests.servers import ROOT, TaskFlowServer, WorkerProcess, api, shared_database_url
+from realtime.tests.servers import ROOT, TaskFlowServer, WorkerProcess, api, shared_database_url, started
 from webhooks.tests.receiver import Receiver, signature_of
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -43,13 +43,8 @@ def topology():
         TaskFlowServer(server="daphne", **shared),
         WorkerProcess(**shared),
     ]
-    try:
-        for process in processes:
-            process.start()
+    with started(processes):
         yield processes
-    finally:
-        for process in processes:
-            process.stop()
 
 
 @pytest.fixture
