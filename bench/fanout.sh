@@ -6,7 +6,8 @@
 #
 #   bench/fanout.sh [N ...]            default N: 100 500 1000
 #
-# Env: SERVER (daphne or uvicorn), TASKFLOW_CHANNEL_LAYER (pubsub or core), PROCS (server
+# Env: TF_SERVE (serve or topology, bench/lib.sh), SERVER (daphne or uvicorn; with topology the
+# WebSocket-only processes'), TASKFLOW_CHANNEL_LAYER (pubsub or core), PROCS (server
 # processes, 1), SERVER_CPUS ("0": pin the servers; "" floats), CLIENT_CPUS ("1"), WRITES (200),
 # RATE (20), PORT (8010), TASKFLOW (1) and ANCHOR (1) to measure either, TASKS (200),
 # PERF (path of the shared perf kit, ../shared/perf), DATABASE (taskflow_bench; recreated!),

@@ -6,6 +6,10 @@ cd "$ROOT"
 PERF="${PERF:-$ROOT/../shared/perf}"
 PERF="$(cd "$PERF" && pwd)"
 SERVER="${SERVER:-daphne}"
+# How TaskFlow is started: "topology" (bench/serve, the production topology: nginx in front of
+# HTTP-only uvicorn processes and WebSocket-only processes of $SERVER) or "serve" (taskflow.serve
+# alone, both protocols in each process, no nginx).
+TF_SERVE="${TF_SERVE:-topology}"
 PROCS="${PROCS:-1}"
 SERVER_CPUS="${SERVER_CPUS-0}"
 CLIENT_CPUS="${CLIENT_CPUS-1}"
@@ -64,12 +68,23 @@ start_taskflow() {
 		PROJECT="$("$PY" bench/seed.py --tasks "$1" | sed -n 's/^project=//p')"
 	fi
 	# The benchmark user holds every socket and runs longer than an access token's default life.
-	DJANGO_DEBUG=false LOG_LEVEL="${LOG_LEVEL:-INFO}" JWT_ACCESS_MINUTES=60 TASKFLOW_WS_MAX_SOCKETS_PER_USER=100000 \
+	export DJANGO_DEBUG=false LOG_LEVEL="${LOG_LEVEL:-INFO}" JWT_ACCESS_MINUTES=60 TASKFLOW_WS_MAX_SOCKETS_PER_USER=100000
+	case "$TF_SERVE" in
+	topology)  # bench/serve: nginx on $PORT, $PROCS HTTP-only and $PROCS WebSocket-only processes
+		HTTP_PROCS="${HTTP_PROCS:-$PROCS}" WS_SERVER="${WS_SERVER:-$SERVER}" WS_PROCS="${WS_PROCS:-$PROCS}" \
+			SERVE_CPUS="$SERVER_CPUS" "$ROOT/bench/serve" "$PORT" >"$OUT/taskflow-server.log" 2>&1 &
+		SERVER_PID=$!
+		wait_up "http://127.0.0.1:$PORT/healthz"
+		note "# taskflow: bench/serve, ${HTTP_PROCS:-$PROCS} HTTP-only uvicorn and ${WS_PROCS:-$PROCS} WebSocket-only ${WS_SERVER:-$SERVER} process(es) behind nginx, project $PROJECT"
+		;;
+	*)  # taskflow.serve: $PROCS processes serving both protocols
 		"$PY" -m taskflow.serve --server "$SERVER" --procs "$PROCS" --port "$PORT" --cpus "$SERVER_CPUS" \
-		>"$OUT/taskflow-server.log" 2>&1 &
-	SERVER_PID=$!
-	wait_up "http://127.0.0.1:$PORT/healthz"
-	note "# taskflow: $PROCS $SERVER process(es), channel layer ${TASKFLOW_CHANNEL_LAYER:-pubsub}, project $PROJECT"
+			>"$OUT/taskflow-server.log" 2>&1 &
+		SERVER_PID=$!
+		wait_up "http://127.0.0.1:$PORT/healthz"
+		note "# taskflow: $PROCS $SERVER process(es), channel layer ${TASKFLOW_CHANNEL_LAYER:-pubsub}, project $PROJECT"
+		;;
+	esac
 }
 
 # start_anchor TASKS: the anchor's own database with TASKS tasks, served on 8800 (project 1).

@@ -5,7 +5,8 @@
 #
 #   bench/rest.sh
 #
-# Env: SERVER (daphne or uvicorn), PROCS (server processes, 1), SERVER_CPUS ("0": pin the servers;
+# Env: TF_SERVE (topology or serve: how TaskFlow is started, bench/lib.sh), SERVER
+# (daphne or uvicorn), PROCS (server processes, 1), SERVER_CPUS ("0": pin the servers;
 # "" floats), CLIENT_CPUS ("1"; empty floats), TASKS (10000), DURATION (10s), CONNS (32),
 # PORT (8010), TASKFLOW / ANCHOR (1) to measure either, DATABASE (taskflow_bench; recreated!), OUT.
 OUT_NAME=rest

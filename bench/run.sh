@@ -2,18 +2,20 @@
 # The whole comparison in one command: REST in both set-ups of ANCHOR.md (pin1: one server process
 # pinned to CPU 0, wrk on CPU 1; free2: two processes, nothing pinned), then WebSocket fan-out,
 # each scenario TaskFlow then the FastAPI anchor, on the same MariaDB and Redis with the same
-# client; prints one table with both and TaskFlow's ratio. About 15 minutes.
+# client; prints one table with both and TaskFlow's ratio. About 15 minutes. TaskFlow runs in its
+# production topology (bench/serve: nginx in front of HTTP-only uvicorn processes and WebSocket-only
+# $SERVER processes); TF_SERVE=serve runs taskflow.serve alone, each process serving both (bench/lib.sh).
 #
 #   bench/run.sh
 #
-# Env: SERVER (uvicorn), FANOUT_N ("100 500 1000 2000"), FANOUT_PROCS (2), TASKS (10000),
+# Env: TF_SERVE (topology), SERVER (uvicorn), FANOUT_N ("100 500 1000 2000"), FANOUT_PROCS (2), TASKS (10000),
 # DURATION (10s), PERF (../shared/perf), OUT (bench/results/run-<time>). The TaskFlow database
 # (taskflow_bench) is seeded once and reused by the later steps.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="${OUT:-$ROOT/bench/results/run-$(date +%Y%m%d-%H%M%S)}"
 mkdir -p "$OUT"
-export SERVER="${SERVER:-uvicorn}" TASKS="${TASKS:-10000}"
+export SERVER="${SERVER:-uvicorn}" TASKS="${TASKS:-10000}" TF_SERVE="${TF_SERVE:-topology}"
 FANOUT_N="${FANOUT_N:-100 500 1000 2000}"
 
 echo "== REST pin1"
@@ -26,7 +28,7 @@ PROCS="${FANOUT_PROCS:-2}" SERVER_CPUS= CLIENT_CPUS=0,1 REUSE_DATABASE=1 OUT="$O
 	"$ROOT/bench/fanout.sh" $FANOUT_N >/dev/null
 
 {
-	echo "# TaskFlow ($SERVER) vs the FastAPI anchor, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs"
+	echo "# TaskFlow ($TF_SERVE, $SERVER) vs the FastAPI anchor, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs"
 	echo
 	echo "REST: req/s (p50 / p99 ms)"
 	printf '%-14s %-26s %-26s %s\n' "scenario" "TaskFlow" "anchor" "ratio"

@@ -1,14 +1,17 @@
 """Serve TaskFlow from several server processes listening on one port.
 
     python -m taskflow.serve [--server daphne|uvicorn] [--procs 2] [--host 127.0.0.1] [--port 8000] [--cpus 0]
-                             [--workers 1]
+                             [--workers 1] [--only http|ws]
 
 Each process (taskflow.server_process) inherits a listening socket bound here (--fd), all on the
 same port with SO_REUSEPORT, so the kernel spreads connections evenly over them with no load
 balancer in between. With --workers, background workers (`manage.py worker`) run beside the
 servers; on the embedded default (no REDIS_URL: an in-memory channel layer, which only its own
 process reaches) the worker runs inside the first server process instead, so that its reminders
-reach the sockets. Stops all of them on SIGINT/SIGTERM.
+reach the sockets. With --only the processes serve one protocol: `http` (WebSocket handshakes are
+refused) or `ws` (WebSockets and the health checks; any other HTTP request is a JSON 404), the
+production topology's two kinds of process behind nginx (`bench/serve`, docker-compose.yml).
+Stops all of them on SIGINT/SIGTERM.
 Settings come from the environment as usual (DATABASE_URL, REDIS_URL, ...).
 """
 
@@ -61,6 +64,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--cpus", default="", help="pin the servers to these CPUs (taskset list), e.g. 0")
     parser.add_argument("--workers", type=int, default=0, help="background workers to run beside the servers")
+    parser.add_argument("--only", choices=["http", "ws"], help="serve one protocol alone (HTTP, or WebSockets)")
     args = parser.parse_args()
 
     worker_inside = args.workers > 0 and not _channel_layer_is_shared()
@@ -69,6 +73,7 @@ def main() -> None:
         listener = _listener(args.host, args.port)
         command = [sys.executable, "-m", "taskflow.server_process", "--server", args.server]
         command += ["--fd", str(listener.fileno())] + (["--worker"] if worker_inside and index == 0 else [])
+        command += ["--only", args.only] if args.only else []
         if args.cpus:
             command = ["taskset", "-c", args.cpus, *command]
         processes.append(subprocess.Popen(command, cwd=ROOT, pass_fds=(listener.fileno(),), env=os.environ.copy()))

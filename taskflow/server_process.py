@@ -1,11 +1,13 @@
 """One server process: tune the interpreter, start the worker inside it if asked, serve with Daphne or uvicorn.
 
-    python -m taskflow.server_process --server daphne|uvicorn --fd N [--worker]
+    python -m taskflow.server_process --server daphne|uvicorn --fd N [--worker] [--only http|ws]
 
 `taskflow.serve` starts one per `--procs`, each on a listening socket of its own (`--fd`). The
 process tuning lives here, in the entry point of a server process, not as a side effect of
 importing `taskflow.asgi`, which tests and tools import too. `--worker` runs the background worker
-in a thread of this process (operations.embedded): the embedded default needs it there.
+in a thread of this process (operations.embedded): the embedded default needs it there. `--only`
+serves one protocol (taskflow.asgi.http_application or websocket_application), as the production
+topology's HTTP and WebSocket processes do.
 
 Both servers are told the same limits (settings): WebSocket frames over 64 KiB closed with 1009,
 request heads that must arrive in time, kept-alive connections that may idle only so long, quiet
@@ -24,10 +26,16 @@ import sys
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "taskflow.settings")
 
-APPLICATION = "taskflow.asgi:application"
+# What a server process serves: both protocols, or (--only) one of them.
+APPLICATIONS = {
+    "all": "taskflow.asgi:application",
+    "http": "taskflow.asgi:http_application",
+    "ws": "taskflow.asgi:websocket_application",
+}
+APPLICATION = APPLICATIONS["all"]
 
 
-def daphne_arguments(fd: int) -> list[str]:
+def daphne_arguments(fd: int, application: str = APPLICATION) -> list[str]:
     """Daphne's command line: serve TaskFlow on the inherited socket `fd`, quietly, with its limits.
 
     Daphne's `--http-timeout` is not an idle timeout: it answers 503 to a request the application
@@ -53,16 +61,16 @@ def daphne_arguments(fd: int) -> list[str]:
         str(settings.TASKFLOW_WS_PING_SECONDS),
         "--ping-timeout",
         str(settings.TASKFLOW_WS_PING_TIMEOUT_SECONDS),
-        APPLICATION,
+        application,
     ]
 
 
-def uvicorn_options() -> dict:
+def uvicorn_options(application: str = APPLICATION) -> dict:
     """uvicorn's configuration (`uvicorn.Config`): serve TaskFlow quietly, with its limits."""
     from django.conf import settings
 
     return {
-        "app": APPLICATION,
+        "app": application,
         "loop": "uvloop",
         # httptools, with a deadline for request heads (taskflow.http.server_uvicorn).
         "http": "taskflow.http.server_uvicorn:TaskFlowHttpToolsProtocol",
@@ -80,20 +88,20 @@ def uvicorn_options() -> dict:
     }
 
 
-def _daphne_serve(fd: int) -> None:
+def _daphne_serve(fd: int, application: str) -> None:
     from taskflow.http.server_daphne import daphne_run
 
-    daphne_run(daphne_arguments(fd))
+    daphne_run(daphne_arguments(fd, application))
 
 
-def _uvicorn_serve(fd: int) -> None:
+def _uvicorn_serve(fd: int, application: str) -> None:
     import uvicorn
 
     # The listening socket is handed over as a socket object (`sockets=`), not as `--fd`: uvicorn
     # duplicates a descriptor it is given and closes only its copy when it stops, so the kernel
     # went on accepting connections on the original until the process exited.
     listener = socket.socket(fileno=fd)
-    server = uvicorn.Server(uvicorn.Config(**uvicorn_options()))
+    server = uvicorn.Server(uvicorn.Config(**uvicorn_options(application)))
     # Once stopped, uvicorn raises the signal it stopped for again, for the handler that was there
     # before it: this one ends the process cleanly, after the worker inside it (serve()) stopped.
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -105,7 +113,7 @@ def _exit(signum, frame) -> None:
     sys.exit(0)
 
 
-# How each server serves TaskFlow on an inherited listening socket, until it is stopped.
+# How each server serves an application of TaskFlow on an inherited listening socket, until it is stopped.
 SERVERS = {"daphne": _daphne_serve, "uvicorn": _uvicorn_serve}
 
 
@@ -127,9 +135,10 @@ def process_tune() -> None:
     sys.setswitchinterval(settings.TASKFLOW_GIL_SWITCH_INTERVAL)
 
 
-def serve(server: str, fd: int, *, worker: bool = False) -> None:
+def serve(server: str, fd: int, *, worker: bool = False, only: str = "all") -> None:
     """Serve with `server` on the inherited listening socket `fd` until it is stopped (SIGTERM);
-    with `worker`, the background worker runs in a thread beside it and stops after it."""
+    with `worker`, the background worker runs in a thread beside it and stops after it; `only`
+    picks what is served (APPLICATIONS)."""
     if server == "daphne":
         # Daphne installs Twisted's asyncio reactor when its server module is imported: first.
         import daphne.server  # noqa: F401
@@ -143,7 +152,7 @@ def serve(server: str, fd: int, *, worker: bool = False) -> None:
         embedded = EmbeddedWorker()
         embedded.start()
     try:
-        SERVERS[server](fd)
+        SERVERS[server](fd, APPLICATIONS[only])
     finally:
         if embedded is not None:
             embedded.stop()
@@ -154,8 +163,9 @@ def main() -> None:
     parser.add_argument("--server", choices=sorted(SERVERS), required=True)
     parser.add_argument("--fd", type=int, required=True, help="the listening socket, inherited")
     parser.add_argument("--worker", action="store_true", help="run the background worker inside this process")
+    parser.add_argument("--only", choices=["http", "ws"], default="all", help="serve one protocol alone")
     args = parser.parse_args()
-    serve(args.server, args.fd, worker=args.worker)
+    serve(args.server, args.fd, worker=args.worker, only=args.only)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""Real processes for end-to-end tests: TaskFlow (Daphne or uvicorn), its worker, a private Redis,
-and a TCP proxy to put between a server and a service it needs (to cut it off).
+"""Real processes for end-to-end tests: TaskFlow (Daphne or uvicorn, or the production topology of
+`bench/serve`), its worker, a private Redis, and a TCP proxy to put between a server
+and a service it needs (to cut it off).
 
 Each process listens on a free port, is waited for until it answers (never a fixed sleep), and is
 stopped by the test that started it: only the processes started here are ever signalled.
@@ -306,6 +307,41 @@ class EmbeddedTaskFlow(TaskFlowServer):
             demo_database_prepare(self.env)
             self.prepared = True
         super().start()
+
+
+class TopologyServer(TaskFlowServer):
+    """TaskFlow in its production topology as `bench/serve PORT` runs it: nginx on a free port in
+    front of HTTP-only processes and WebSocket-only processes of `ws_server` (WS_SERVER). Ready once
+    the port answers, which bench/serve opens only when every process is up."""
+
+    def __init__(self, *, ws_server: str, **shared: str) -> None:
+        super().__init__(server=f"topology-{ws_server}", **shared)
+        self.env.update(WS_SERVER=ws_server, WS_PROCS="1", HTTP_PROCS="1")
+
+    def start(self) -> None:
+        self._spawn([str(ROOT / "bench" / "serve"), str(self.port)])
+        wait_until(self._ready, timeout=START_TIMEOUT_SECONDS * 2, what=f"bench/serve on port {self.port}")
+
+    def processes(self) -> list[int]:
+        """The pids of every process bench/serve runs now, itself and all below it."""
+        return [self.process.pid, *descendants(self.process.pid)]
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (its children, theirs, ...), as /proc lists them now."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with suppress(OSError):
+            for child in (task / "children").read_text().split():
+                found += [int(child), *descendants(int(child))]
+    return found
+
+
+def process_running(pid: int) -> bool:
+    """Whether process `pid` exists and is not a zombie waiting to be reaped."""
+    with suppress(OSError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    return False
 
 
 @contextmanager

@@ -249,10 +249,23 @@ def test_only_nginx_is_published_on_the_host(tmp_path):
     assert {name for name, service in services.items() if service.get("ports")} == {"nginx"}
 
 
-def test_app_runs_two_replicas_after_the_migration_succeeded(tmp_path):
-    app = _compose_services(tmp_path)["app"]
-    assert app["deploy"]["replicas"] == 2
-    assert app["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+@pytest.mark.parametrize("service", ["web", "ws"])
+def test_web_and_ws_run_two_replicas_after_the_migration_succeeded(tmp_path, service):
+    replicas = _compose_services(tmp_path)[service]
+    assert replicas["deploy"]["replicas"] == 2
+    assert replicas["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+
+
+@pytest.mark.parametrize(("service", "protocol"), [("web", "http"), ("ws", "ws")])
+def test_web_serves_http_only_and_ws_websockets_only(tmp_path, service, protocol):
+    command = _compose_services(tmp_path)[service]["command"]
+    assert command[:3] == ["python", "-m", "taskflow.serve"]
+    assert command[command.index("--only") + 1] == protocol
+    assert command[command.index("--server") + 1] == "uvicorn"
+
+
+def test_no_service_serves_both_protocols(tmp_path):
+    assert "app" not in _compose_services(tmp_path)
 
 
 def test_worker_runs_the_worker_command_after_the_migration_succeeded(tmp_path):
@@ -272,8 +285,8 @@ def test_nginx_mounts_the_repository_config_read_only():
 
 
 def test_deployment_check_passes_with_the_settings_compose_gives_the_app(tmp_path):
-    # What an app container gets: .env.example through compose, with the secrets filled in.
-    environment = _compose_services(tmp_path)["app"]["environment"]
+    # What a web or ws container gets: .env.example through compose, with the secrets filled in.
+    environment = _compose_services(tmp_path)["web"]["environment"]
     environment = {name: str(value) for name, value in environment.items()}
     environment.update(SECRET_KEY=secrets.token_urlsafe(50), JWT_SIGNING_KEY=secrets.token_urlsafe(50))
     assert environment["TASKFLOW_ENV"] == "production"
@@ -330,13 +343,18 @@ def test_nginx_tells_the_app_the_client_address_scheme_and_host(path):
     assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for" in directives
     assert "proxy_set_header X-Forwarded-Proto $forwarded_proto" in directives
     assert "proxy_set_header Host $http_host" in directives
-    assert "proxy_pass $taskflow_app" in directives
 
 
-def test_nginx_sends_to_the_app_service_through_dockers_dns():
+@pytest.mark.parametrize(("path", "upstream"), [("/ws/", "$taskflow_ws"), ("/", "$taskflow_web")])
+def test_nginx_sends_websockets_to_ws_and_the_rest_to_web(path, upstream):
+    assert f"proxy_pass {upstream}" in _directives(_nginx_location(path))
+
+
+def test_nginx_sends_to_the_web_and_ws_services_through_dockers_dns():
     directives = _directives((ROOT / "deploy" / "nginx.conf").read_text())
     assert "resolver 127.0.0.11 valid=10s ipv6=off" in directives
-    assert any(d.startswith("set $taskflow_app http://app:8000") for d in directives)
+    assert any(d.startswith("set $taskflow_web http://web:8000") for d in directives)
+    assert any(d.startswith("set $taskflow_ws http://ws:8000") for d in directives)
 
 
 def test_nginx_refuses_bodies_over_one_megabyte():
