@@ -215,7 +215,9 @@ class TaskFlowProcess(ServerProcess):
         super().__init__()
         self.env = {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "taskflow.settings",
+            # TaskFlow's settings with the fast password hasher the in-process tests use: every
+            # registration and sign-in on a server costs a PBKDF2 hash otherwise (over a second each).
+            "DJANGO_SETTINGS_MODULE": "taskflow.tests.server_settings",
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
             "CHANNEL_LAYER_PREFIX": channel_prefix,
@@ -297,7 +299,8 @@ class EmbeddedTaskFlow(TaskFlowServer):
             channel_prefix="",
             MEDIA_ROOT=str(directory / "media"),
         )
-        # As a shell that runs `make run` has them: no test settings, the development defaults.
+        # As a shell that runs `make run` has them: the development defaults, no test settings but
+        # the password hasher (the demo users' passwords are hashed by seed_demo and at each sign-in).
         for name in ("DJANGO_DEBUG", "TASKFLOW_AUTH_RATE", "CHANNEL_LAYER_PREFIX", "CACHE_KEY_PREFIX"):
             self.env.pop(name)
         self.prepared = False
@@ -357,28 +360,48 @@ def started(servers: list[ServerProcess]):
             server.stop()
 
 
+def manage(env: dict, *command: str, timeout: float = 120) -> None:
+    """Run `manage.py COMMAND` in a process of its own with the environment `env`; raises if it
+    fails (CalledProcessError, with its output)."""
+    subprocess.run(
+        [sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, capture_output=True, timeout=timeout
+    )
+
+
+# The bytes of a SQLite file `manage.py migrate` made in this test process, copied for every later
+# one: a migrate run is a Python start-up and every migration (seconds on a busy machine), paid
+# once per test process instead of once per test module. The migrations cannot change meanwhile.
+_migrated_sqlite: bytes | None = None
+
+
+def _sqlite_migrate(path: Path) -> None:
+    """Make `path` a migrated SQLite file: a copy of the one migrated before in this process, or
+    migrated by `manage.py migrate` (and kept for the next ones when it left no journal behind)."""
+    global _migrated_sqlite
+    if _migrated_sqlite is not None and not path.exists():
+        path.write_bytes(_migrated_sqlite)
+        return
+    manage({**os.environ, "DATABASE_URL": f"sqlite:///{path}", "REDIS_URL": ""}, "migrate", "--no-input", "-v", "0")
+    journals = [path.with_name(path.name + suffix) for suffix in ("-wal", "-journal")]
+    if _migrated_sqlite is None and not any(journal.exists() for journal in journals):
+        _migrated_sqlite = path.read_bytes()
+
+
 def migrated_sqlite_url(directory: Path) -> str:
     """The URL of a new SQLite file in `directory`, migrated: the embedded default's database, for
     servers a test starts on it."""
-    url = f"sqlite:///{directory / 'db.sqlite3'}"
-    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": ""}
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    return url
+    _sqlite_migrate(directory / "db.sqlite3")
+    return f"sqlite:///{directory / 'db.sqlite3'}"
 
 
 def demo_database_prepare(env: dict) -> None:
     """Migrate the database `env` names and load the demo data into it, as `make run` does."""
-    for step in (["migrate", "--no-input", "-v", "0"], ["seed_demo"]):
-        subprocess.run(
-            [sys.executable, "manage.py", *step], cwd=ROOT, env=env, check=True, capture_output=True, timeout=120
-        )
+    url = env.get("DATABASE_URL", "")
+    if url.startswith("sqlite:///"):
+        _sqlite_migrate(Path(url.removeprefix("sqlite:///")))
+    else:
+        manage(env, "migrate", "--no-input", "-v", "0")
+    manage(env, "seed_demo")
 
 
 class WorkerProcess(TaskFlowProcess):

@@ -562,7 +562,6 @@ class DemoServer(TaskFlowServer):
             database_url=f"sqlite:///{directory / 'db.sqlite3'}",
             redis_url="",
             channel_prefix="openapi",
-            DJANGO_SETTINGS_MODULE="taskflow.tests.server_settings",
             JWT_ACCESS_MINUTES="30",
         )
 
