@@ -187,19 +187,56 @@ AUTH_USER_MODEL = "accounts.User"
 # --- Cache and channel layer ----------------------------------------------------------------------
 
 REDIS_URL = env.str("REDIS_URL", default="")
+
+
+def _sentinel_address(entry: str) -> tuple[str, int]:
+    host, _, port = entry.strip().rpartition(":")
+    if not host or not port.isdigit():
+        raise ImproperlyConfigured(f"REDIS_SENTINELS: {entry!r} is not host:port.")
+    return host, int(port)
+
+
+# Redis behind Sentinel: REDIS_SENTINELS lists them (host:port,host:port,...) and REDIS_URL's host is
+# then the name of the master they watch (redis://mymaster/0). Every new connection asks a Sentinel
+# where the master is, so a failover is followed without a restart.
+REDIS_SENTINELS = [_sentinel_address(each) for each in env.list("REDIS_SENTINELS", default=[])]
+# The channel layer's Redis instances: REDIS_URL's by default; CHANNEL_LAYER_URLS (comma-separated
+# redis:// URLs) shards the layer over several, each group on the one its name hashes to.
+CHANNEL_LAYER_URLS = env.list("CHANNEL_LAYER_URLS", default=[])
+if REDIS_SENTINELS and not REDIS_URL:
+    raise ImproperlyConfigured("REDIS_SENTINELS needs REDIS_URL naming the master: redis://<master name>/0.")
+
+
+def _channel_layer_hosts() -> list:
+    """The channel layer's `hosts`: the shards, or the Sentinels' master, or REDIS_URL's server."""
+    if CHANNEL_LAYER_URLS:
+        return CHANNEL_LAYER_URLS
+    if REDIS_SENTINELS:
+        master = urlsplit(REDIS_URL)
+        return [{"master_name": master.hostname, "sentinels": REDIS_SENTINELS, "db": int(master.path[1:] or 0)}]
+    return [REDIS_URL]
+
+
 if REDIS_URL:
+    _cache_options = {
+        "SOCKET_CONNECT_TIMEOUT": 2,
+        "SOCKET_TIMEOUT": 2,
+        # The cache only speeds things up and counts rates: an unreachable Redis must not turn
+        # requests into errors. Failures are logged (see DJANGO_REDIS_LOGGER).
+        "IGNORE_EXCEPTIONS": True,
+    }
+    if REDIS_SENTINELS:
+        # The master only (no reads from replicas, which lag): the readiness check reads back what
+        # it wrote, and rate counts stay exact.
+        _cache_options["CONNECTION_FACTORY"] = "django_redis.pool.SentinelConnectionFactory"
+        _cache_options["SENTINELS"] = REDIS_SENTINELS
+        _cache_options["SENTINEL_KWARGS"] = {"socket_connect_timeout": 2, "socket_timeout": 2}
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="taskflow"),
-            "OPTIONS": {
-                "SOCKET_CONNECT_TIMEOUT": 2,
-                "SOCKET_TIMEOUT": 2,
-                # The cache only speeds things up and counts rates: an unreachable Redis must not
-                # turn requests into errors. Failures are logged (see DJANGO_REDIS_LOGGER).
-                "IGNORE_EXCEPTIONS": True,
-            },
+            "OPTIONS": _cache_options,
         }
     }
     # Each process's own copy of the task pages it served last, in front of Redis (tasks.page_cache).
@@ -220,7 +257,7 @@ if REDIS_URL:
         CHANNEL_LAYERS = {
             "default": {
                 "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-                "CONFIG": {"hosts": [REDIS_URL], "prefix": _layer_prefix},
+                "CONFIG": {"hosts": _channel_layer_hosts(), "prefix": _layer_prefix},
             }
         }
     elif TASKFLOW_CHANNEL_LAYER == "core":
@@ -228,7 +265,7 @@ if REDIS_URL:
             "default": {
                 "BACKEND": "channels_redis.core.RedisChannelLayer",
                 # One hub channel per process reads the group: capacity bounds a stalled process.
-                "CONFIG": {"hosts": [REDIS_URL], "prefix": _layer_prefix, "capacity": 1000, "expiry": 10},
+                "CONFIG": {"hosts": _channel_layer_hosts(), "prefix": _layer_prefix, "capacity": 1000, "expiry": 10},
             }
         }
     else:

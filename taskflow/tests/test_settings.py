@@ -1,5 +1,6 @@
 """Production mode: required secrets, and a deployment check with no warnings."""
 
+import json
 import os
 import secrets
 import subprocess
@@ -70,3 +71,62 @@ from django.conf import settings
 print(settings.DATABASES["default"]["ENGINE"], settings.DATABASES["default"]["NAME"])
 print("locmem" if "locmem" in settings.CACHES["default"]["BACKEND"] else settings.CACHES["default"]["BACKEND"])
 """
+
+
+SHOW_REDIS = """
+import json
+from django.conf import settings
+from django.core.cache import cache
+pool = cache.client.get_client().connection_pool
+print(json.dumps({
+    "cache_pool": type(pool).__name__,
+    "cache_master": getattr(pool, "service_name", None),
+    "layer_hosts": settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"],
+}))
+"""
+
+
+def test_redis_sentinels_name_the_master_of_the_cache_and_the_channel_layer():
+    result = _manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        SHOW_REDIS,
+        REDIS_URL="redis://tasks-master/2",
+        REDIS_SENTINELS="10.0.0.1:26379, sentinel-b:26380",
+    )
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert shown["cache_pool"] == "SentinelConnectionPool"
+    assert shown["cache_master"] == "tasks-master"
+    sentinels = [["10.0.0.1", 26379], ["sentinel-b", 26380]]
+    assert shown["layer_hosts"] == [{"master_name": "tasks-master", "sentinels": sentinels, "db": 2}]
+
+
+def test_channel_layer_urls_shard_the_channel_layer():
+    shards = ["redis://10.0.0.5:6379/0", "redis://10.0.0.6:6379/0"]
+    result = _manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        SHOW_REDIS,
+        REDIS_URL="redis://10.0.0.4:6379/0",
+        CHANNEL_LAYER_URLS=",".join(shards),
+    )
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert shown["cache_pool"] == "ConnectionPool"
+    assert shown["layer_hosts"] == shards
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"REDIS_URL": "redis://m/0", "REDIS_SENTINELS": "sentinel-without-port"}, "is not host:port"),
+        ({"REDIS_URL": "", "REDIS_SENTINELS": "10.0.0.1:26379"}, "REDIS_SENTINELS needs REDIS_URL"),
+    ],
+)
+def test_redis_sentinel_settings_that_cannot_work_stop_the_start(env, message):
+    result = _manage("check", **env)
+    assert result.returncode != 0
+    assert message in result.stderr
