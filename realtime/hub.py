@@ -391,7 +391,7 @@ class ProjectHub:
             previous = self.seen.get(project_id, 0)
             self.seen[project_id] = current
             # A socket with work still queued is slow, not missing anything: it is left alone.
-            behind = [c for c in consumers if c.outbox.empty() and c.last_seq.get(project_id, previous) < previous]
+            behind = [c for c in consumers if not c.outbox and c.last_seq.get(project_id, previous) < previous]
             if not behind:
                 continue
             oldest = min(c.last_seq.get(project_id, previous) for c in behind)

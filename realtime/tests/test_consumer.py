@@ -862,6 +862,23 @@ async def test_socket_whose_outbox_overflows_is_closed_1013_so_its_client_resume
     assert await close_message(ws) == closed_with(1013)
 
 
+async def test_jobs_queued_one_after_another_all_run_when_tasks_start_eagerly(signed_in, user, project):
+    # With an eager task factory a job that never waits runs to its end inside create_task, before
+    # the outbox task is even returned: the next job must still find a task to run it.
+    ws = await signed_in(user)
+    await subscribed(ws, project)
+    [consumer] = ProjectHub.current().subscribers[project.pk]
+    loop = asyncio.get_running_loop()
+    loop.set_task_factory(asyncio.eager_task_factory)
+    try:
+        for number in range(3):
+            consumer.notify(f'{{"type": "notification", "n": {number}}}')
+    finally:
+        loop.set_task_factory(None)
+
+    assert [(await ws.receive_json_from(FRAME_TIMEOUT))["n"] for _ in range(3)] == [0, 1, 2]
+
+
 # --- Origin ---------------------------------------------------------------------------------------
 
 
