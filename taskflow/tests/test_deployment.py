@@ -277,11 +277,46 @@ def test_worker_runs_the_worker_command_after_the_migration_succeeded(tmp_path):
     assert not worker.get("ports")
 
 
-def test_nginx_mounts_the_repository_config_read_only():
+def test_nginx_mounts_the_repository_configs_read_only():
     nginx = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["nginx"]
-    host_path, container_path, mode = nginx["volumes"][0].split(":")
-    assert (ROOT / host_path).is_file()
-    assert (container_path, mode) == ("/etc/nginx/conf.d/default.conf", "ro")
+    mounts = {}
+    for volume in nginx["volumes"]:
+        host_path, container_path, mode = volume.split(":")
+        assert (ROOT / host_path).is_file()
+        mounts[container_path] = (host_path, mode)
+    assert mounts == {
+        "/etc/nginx/conf.d/default.conf": ("./deploy/nginx.conf", "ro"),
+        "/etc/nginx/nginx.conf": ("./deploy/nginx-main.conf", "ro"),
+    }
+
+
+def test_nginx_relays_thousands_of_websockets_per_worker():
+    # Each relayed WebSocket is two connections; the image's own main config allows 1,024 a worker.
+    config = (ROOT / "deploy" / "nginx-main.conf").read_text()
+    connections = int(re.search(r"^\s*worker_connections (\d+);", config, re.M).group(1))
+    open_files = int(re.search(r"^worker_rlimit_nofile (\d+);", config, re.M).group(1))
+    assert connections // 2 >= 5000
+    assert open_files >= connections
+    nginx = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["nginx"]
+    assert nginx["ulimits"]["nofile"] >= open_files
+    assert "include /etc/nginx/conf.d/*.conf;" in config
+
+
+def test_nginx_main_config_is_valid(tmp_path):
+    # nginx's own check of the file, with the site left out (its upstreams are compose's names)
+    # and the pid and log in a scratch directory.
+    config = (ROOT / "deploy" / "nginx-main.conf").read_text()
+    config = config.replace("include /etc/nginx/conf.d/*.conf;", "")
+    config = config.replace("/var/run/nginx.pid", str(tmp_path / "nginx.pid"))
+    config = config.replace("/var/log/nginx/", f"{tmp_path}/")
+    (tmp_path / "nginx.conf").write_text(config)
+    result = subprocess.run(
+        ["nginx", "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
 
 
 def test_deployment_check_passes_with_the_settings_compose_gives_the_app(tmp_path):
