@@ -65,8 +65,12 @@ start_taskflow() {
 	else
 		mariadb -uroot -e "DROP DATABASE IF EXISTS \`$DATABASE\`; CREATE DATABASE \`$DATABASE\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
 		"$PY" manage.py migrate -v0
-		PROJECT="$("$PY" bench/seed.py --tasks "$1" | sed -n 's/^project=//p')"
+		PROJECT="$("$PY" bench/seed.py --tasks "$1" --spread "${SPREAD:-50}" | sed -n 's/^project=//p')"
 	fi
+	# The first task of each "spread-N" project bench/seed.py made: the targets of writes spread
+	# over many projects (rest.sh's patch-spread scenario).
+	SPREAD_TASKS="$(mariadb -uroot -N -e "SELECT MIN(t.id) FROM \`$DATABASE\`.tasks_task t
+		JOIN \`$DATABASE\`.tasks_project p ON p.id = t.project_id WHERE p.name LIKE 'spread-%' GROUP BY p.id" | tr '\n' ' ')"
 	# The benchmark user holds every socket and runs longer than an access token's default life.
 	export DJANGO_DEBUG=false LOG_LEVEL="${LOG_LEVEL:-INFO}" JWT_ACCESS_MINUTES=60 TASKFLOW_WS_MAX_SOCKETS_PER_USER=100000
 	case "$TF_SERVE" in

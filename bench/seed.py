@@ -5,7 +5,10 @@
 Users bench0..bench{N-1} (password --password), project "bench" owned by bench0 with every bench
 user a member (bench1 admin, the rest members) and --tasks tasks; and a project of "outsider"
 with 1,000 tasks that no bench user can see. The same shape as the FastAPI anchor's seed, so both
-serve the same data. Prints `project=<id>`. Expects an empty, migrated database.
+serve the same data. With --spread N, also N projects "spread-1".. of --spread-tasks tasks each with
+every bench user a member (bench1 admin): writes spread over many projects, which the anchor's seed
+has no counterpart of. Prints `project=<id>`, then `spread=<id>,<id>,...` if asked. Expects an
+empty, migrated database.
 """
 
 import argparse
@@ -54,11 +57,20 @@ def fill(project, *, count: int, member_ids: list[int], actor, rng: random.Rando
         services.task_create(project=project, actor=actor, data=data, operator=True)
 
 
+def members(project, users) -> None:
+    """Every bench user a member of the project its owner users[0] made: bench1 admin, the rest members."""
+    for index, user in enumerate(users[1:], start=1):
+        role = Role.ADMIN if index == 1 else Role.MEMBER
+        services.member_add(project=project, actor=users[0], user=user.pk, role=role, operator=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--password", default="bench-pass")
+    parser.add_argument("--spread", type=int, default=0, help="how many more projects to spread writes over")
+    parser.add_argument("--spread-tasks", type=int, default=50)
     args = parser.parse_args()
     rng = random.Random(42)
     password = make_password(args.password)  # hashed once: the same hash serves every bench user
@@ -70,15 +82,20 @@ def main() -> None:
         users = list(User.objects.filter(username__startswith="bench").order_by("id"))
         owner = users[0]
         project = services.project_create(actor=owner, name="bench")
-        for index, user in enumerate(users[1:], start=1):
-            role = Role.ADMIN if index == 1 else Role.MEMBER
-            services.member_add(project=project, actor=owner, user=user.pk, role=role, operator=True)
+        members(project, users)
         fill(project, count=args.tasks, member_ids=[user.pk for user in users], actor=owner, rng=rng)
+        spread = []
+        for number in range(1, args.spread + 1):
+            spread.append(services.project_create(actor=owner, name=f"spread-{number}"))
+            members(spread[-1], users)
+            fill(spread[-1], count=args.spread_tasks, member_ids=[user.pk for user in users], actor=owner, rng=rng)
 
         outsider = User.objects.create(username="outsider", email="outsider@example.com", password=password)
         hidden = services.project_create(actor=outsider, name="hidden")
         fill(hidden, count=1000, member_ids=[outsider.pk], actor=outsider, rng=rng)
     print(f"project={project.pk}")
+    if spread:
+        print("spread=" + ",".join(str(each.pk) for each in spread))
 
 
 if __name__ == "__main__":
