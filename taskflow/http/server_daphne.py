@@ -1,6 +1,7 @@
 """Daphne as TaskFlow serves with it: the protocol's close codes, oversized frames refused by the
-protocol layer, idle HTTP connections closed, request bodies kept out of memory, and a graceful
-stop on SIGTERM.
+protocol layer, frames written without formatting a log line nobody reads and sent once per pass of
+the event loop, an event's frame built once for all the sockets it goes to, idle HTTP connections closed, request
+bodies kept out of memory, and a graceful stop on SIGTERM.
 
 Daphne's command line and its `Server` offer none of these, so this module leans on internals of
 Daphne, autobahn (its WebSocket protocol) and Twisted (its HTTP channel). Each piece says which
@@ -16,6 +17,7 @@ import logging
 import signal
 import tempfile
 import time
+from collections import OrderedDict
 from functools import partial
 
 import daphne.server  # noqa: F401  (installs Twisted's asyncio reactor: before anything imports a reactor)
@@ -23,7 +25,7 @@ from daphne.cli import CommandLineInterface
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
 from django.conf import settings
-from twisted.internet import reactor
+from twisted.internet import reactor, tcp
 
 from taskflow.http.daphne_body_limit import body_limit_install
 
@@ -32,6 +34,114 @@ logger = logging.getLogger(__name__)
 CLOSE_SERVICE_RESTART = 1012
 # How often a stopping server looks whether its last requests and sockets are done.
 STOP_POLL_SECONDS = 0.05
+
+
+class PreparedFrames:
+    """The WebSocket frames of the texts sent last in this process, each built once.
+
+    Every socket subscribed to a project is sent the same text for each event (the frame is
+    encoded once per event, realtime.events.event_message), and Daphne's `serverSend` encodes it
+    and autobahn's `sendMessage` frames it again for each socket. autobahn's PreparedMessage (its
+    public API for broadcast: `prepareMessage`, `sendPreparedMessage`) holds the frame's bytes; the
+    last `size` of them are kept here, by text, so each event is encoded and framed once per
+    process. The oldest goes first: a few events are being delivered at any time, never many.
+    """
+
+    def __init__(self, size: int = 16) -> None:
+        self.size = size
+        self._frames: OrderedDict = OrderedDict()
+
+    def get(self, factory, text: str):
+        """The prepared frame of `text` (a text message), made by `factory` if it is not kept."""
+        prepared = self._frames.get(text)
+        if prepared is None:
+            prepared = factory.prepareMessage(text.encode("utf-8"), isBinary=False)
+            self._frames[text] = prepared
+            if len(self._frames) > self.size:
+                self._frames.popitem(last=False)
+        return prepared
+
+
+def transport_write(transport, data: bytes) -> None:
+    """Write `data` to a Twisted transport: to the socket at once when nothing waits before it,
+    the rest (or all, on an error) through Twisted's own `write`.
+
+    Uses internals of `twisted.internet.tcp.Connection`: `writeSomeData` (one `send`, returning
+    the bytes sent or the error) when its buffers (`dataBuffer` past `offset`, `_tempDataLen`)
+    are empty. An error is left to Twisted, which loses the connection on its next write as it
+    always does. TLS connections, and any connection not simply open, take `write` alone.
+    """
+    if (
+        isinstance(transport, tcp.Connection)
+        and transport.connected
+        and not (transport.TLS or transport.disconnecting or transport._writeDisconnected)
+        and transport.offset == len(transport.dataBuffer)
+        and not transport._tempDataLen
+    ):
+        sent = transport.writeSomeData(data)
+        if isinstance(sent, int) and sent > 0:
+            data = data[sent:]
+    if data:
+        transport.write(data)
+
+
+class PassWriter:
+    """The frames written to each socket in one pass of the event loop, sent at its end: joined,
+    with one `send` per socket (transport_write).
+
+    Twisted's TCP `write` only buffers: it registers the socket with the reactor for writing,
+    sends on the reactor's next pass (`doWrite`), then unregisters it, so each frame cost two
+    changes of the epoll set and asyncio's bookkeeping of them besides its `send`. Profiled in a
+    WebSocket-only Daphne process fanning events out to 500 sockets, that was more than a third
+    of its busy time (bench/README.md). Sending each frame at once instead measured faster at
+    1,000 subscribers and far slower at 2,000, where the CPUs are saturated: a socket that is
+    behind had its frames joined into one `send` by the wait, and sending them one by one costs
+    the relay and the client a read each. Here frames still wait for the end of the pass, and go
+    out together, without the epoll changes.
+
+    Everything else that writes to or closes a transport with frames waiting here sends them first
+    (TaskFlowWebSocketProtocol), so nothing overtakes them. One serves every socket of a process.
+    """
+
+    def __init__(self) -> None:
+        self._waiting: dict = {}
+
+    def write(self, transport, data: bytes) -> None:
+        chunks = self._waiting.get(transport)
+        if chunks is not None:
+            chunks.append(data)
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no reactor running (a protocol driven by hand): no pass to wait for
+            transport_write(transport, data)
+            return
+        if not self._waiting:
+            # Twisted's asyncio reactor runs on this loop: this runs once its current pass ends.
+            loop.call_soon(self.flush)
+        self._waiting[transport] = [data]
+
+    def discard(self, transport) -> None:
+        """Forget what waits for `transport` (its connection is being aborted)."""
+        self._waiting.pop(transport, None)
+
+    def flush_socket(self, transport) -> None:
+        """Send what waits for `transport` now (before another write to it, or its close)."""
+        chunks = self._waiting.pop(transport, None)
+        if chunks:
+            transport_write(transport, b"".join(chunks))
+
+    def flush(self) -> None:
+        """Send what waits for every socket: the end of the pass."""
+        waiting, self._waiting = self._waiting, {}
+        for each, chunks in waiting.items():
+            try:
+                transport_write(each, b"".join(chunks))  # one chunk is joined without a copy
+            except Exception:
+                # Not this socket's frames only: the others of the pass still go. This one is
+                # dropped, so that its client reconnects and resumes from its last seq.
+                logger.exception("Could not write to a WebSocket; dropping its connection.")
+                each.abortConnection()
 
 
 class TaskFlowWebSocketProtocol(WebSocketProtocol):
@@ -43,13 +153,70 @@ class TaskFlowWebSocketProtocol(WebSocketProtocol):
     1012 (server restarting) or 1013 (too slow: reconnect and resume). Those codes are in the
     RFC's and IANA's registry for a server to send; autobahn sends them itself through
     `sendCloseFrame` (its close for protocol errors, 1009 included), which this uses for them.
+
+    Its text messages go as frames prepared once per process (PreparedFrames), and its frames
+    through the process's pass writer (PassWriter).
     """
+
+    prepared_frames = PreparedFrames()
+    pass_writer = PassWriter()
 
     def serverClose(self, code=None):
         if code is not None and code in self.CLOSE_STATUS_CODES_ALLOWED:
             self.sendCloseFrame(code=code, isReply=False)
         else:
             super().serverClose(code=code)
+
+    def _closeConnection(self, abort: bool = False) -> None:
+        # autobahn's way to close the TCP connection: the frames waiting (a close frame among
+        # them) go first, unless the connection is aborted.
+        if abort:
+            self.pass_writer.discard(self.transport)
+        else:
+            self.pass_writer.flush_socket(self.transport)
+        super()._closeConnection(abort=abort)
+
+    def serverSend(self, content, binary=False) -> None:
+        """Daphne's `serverSend` (an ASGI `websocket.send`) for a text message on an open socket,
+        sent as a frame prepared once for every socket (PreparedFrames). What autobahn's
+        `sendMessage` does besides framing is kept: its counters, and its own path for a socket
+        that is not open, a compressed one, and a message over its size or fragment limits
+        (`maxMessagePayloadSize`, `autoFragmentSize`)."""
+        if binary or self.state != self.STATE_OPEN or self._perMessageCompress is not None:
+            super().serverSend(content, binary)
+            return
+        prepared = self.prepared_frames.get(self.factory, content)
+        size = len(prepared.payload)
+        if 0 < self.maxMessagePayloadSize < size or 0 < self.autoFragmentSize < size:
+            super().serverSend(content, binary)
+            return
+        self.trafficStats.outgoingWebSocketMessages += 1
+        self.trafficStats.outgoingOctetsAppLevel += size
+        self.trafficStats.outgoingOctetsWebSocketLevel += size
+        self.sendPreparedMessage(prepared)
+
+    def sendData(self, data: bytes, sync: bool = False, chopsize: int | None = None) -> None:
+        """autobahn's `sendData` for its usual case (nothing queued, no chopping), minus its debug
+        log line and written through the pass writer (PassWriter); the other cases are autobahn's
+        own, after what waits in the pass writer for this socket.
+
+        autobahn builds that line's arguments for every frame before the logger decides to drop
+        it: names colored with click (`autobahn.util.hltype`, `hlval`). Profiled in a
+        WebSocket-only Daphne process pushing events to 1,000 sockets, that was a third of its CPU
+        (bench/README.md). What autobahn does besides, counting the bytes and its octet log when
+        enabled, is kept.
+        """
+        if chopsize or sync or self.send_queue:
+            self.pass_writer.flush_socket(self.transport)
+            super().sendData(data, sync=sync, chopsize=chopsize)
+            return
+        self.pass_writer.write(self.transport, data)
+        if self.state == self.STATE_OPEN:
+            self.trafficStats.outgoingOctetsWireLevel += len(data)
+        elif self.state in (self.STATE_CONNECTING, self.STATE_PROXY_CONNECTING):
+            self.trafficStats.preopenOutgoingOctetsWireLevel += len(data)
+        if self.logOctets:
+            self.logTxOctets(data, False)
 
 
 class SpooledBodyQueue(asyncio.Queue):
