@@ -62,21 +62,32 @@ class PreparedFrames:
         return prepared
 
 
+def unsent_bytes(transport) -> int:
+    """How many bytes written to a Twisted TCP transport wait in its buffers for the socket to take
+    them (0 for a connection that is gone, or a transport that is not plain TCP).
+
+    Reads internals of `twisted.internet.tcp.Connection`: `dataBuffer` past `offset`, and
+    `_tempDataLen` (written since its last `doWrite`).
+    """
+    if not isinstance(transport, tcp.Connection) or not transport.connected:
+        return 0
+    return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+
+
 def transport_write(transport, data: bytes) -> None:
     """Write `data` to a Twisted transport: to the socket at once when nothing waits before it,
     the rest (or all, on an error) through Twisted's own `write`.
 
     Uses internals of `twisted.internet.tcp.Connection`: `writeSomeData` (one `send`, returning
-    the bytes sent or the error) when its buffers (`dataBuffer` past `offset`, `_tempDataLen`)
-    are empty. An error is left to Twisted, which loses the connection on its next write as it
-    always does. TLS connections, and any connection not simply open, take `write` alone.
+    the bytes sent or the error) when its buffers are empty (unsent_bytes). An error is left to
+    Twisted, which loses the connection on its next write as it always does. TLS connections, and
+    any connection not simply open, take `write` alone.
     """
     if (
         isinstance(transport, tcp.Connection)
         and transport.connected
         and not (transport.TLS or transport.disconnecting or transport._writeDisconnected)
-        and transport.offset == len(transport.dataBuffer)
-        and not transport._tempDataLen
+        and not unsent_bytes(transport)
     ):
         sent = transport.writeSomeData(data)
         if isinstance(sent, int) and sent > 0:
@@ -255,6 +266,23 @@ class SpooledBodyQueue(asyncio.Queue):
         return message
 
 
+def busy_connections(connections: dict) -> list:
+    """The protocols of Daphne's `connections` (its `Server.connections`) that a graceful stop
+    waits for: those not "disconnected", and those whose last bytes Twisted still holds.
+
+    Daphne marks a connection "disconnected" once its response is finished or its socket is closed
+    (the client answered the close, or autobahn gave up waiting after a second). A finished
+    response may still wait in Twisted's buffers for the reactor's next pass, and a reactor that
+    stops first drops it with the connection: the client of a request that finished just as the
+    stop looked would get no answer at all.
+    """
+    return [
+        protocol
+        for protocol, details in connections.items()
+        if "disconnected" not in details or unsent_bytes(getattr(protocol, "transport", None))
+    ]
+
+
 class TaskFlowDaphneServer(Server):
     """Daphne's server with TaskFlow's WebSocket protocol, timeouts and graceful stop.
 
@@ -337,9 +365,7 @@ class TaskFlowDaphneServer(Server):
         self._stop_when_done(time.monotonic() + settings.TASKFLOW_SHUTDOWN_SECONDS)
 
     def _stop_when_done(self, deadline: float) -> None:
-        # Daphne marks a connection "disconnected" once its response is finished or its socket is
-        # closed (the client answered the close, or autobahn gave up waiting after a second).
-        busy = [protocol for protocol, details in self.connections.items() if "disconnected" not in details]
+        busy = busy_connections(self.connections)
         if busy and time.monotonic() < deadline:
             reactor.callLater(STOP_POLL_SECONDS, self._stop_when_done, deadline)
             return

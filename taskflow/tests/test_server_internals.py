@@ -16,7 +16,7 @@ from autobahn.exception import PayloadExceededError
 from autobahn.twisted.websocket import WebSocketAdapterProtocol
 from daphne import http_protocol, server, ws_protocol
 from daphne.cli import CommandLineInterface
-from twisted.internet import abstract, main, tcp
+from twisted.internet import abstract, base, main, tcp
 from twisted.internet.protocol import Protocol
 from twisted.internet.testing import MemoryReactor, StringTransport
 from uvicorn import server as uvicorn_server
@@ -29,7 +29,9 @@ from taskflow.http.server_daphne import (
     TaskFlowDaphne,
     TaskFlowDaphneServer,
     TaskFlowWebSocketProtocol,
+    busy_connections,
     transport_write,
+    unsent_bytes,
 )
 from taskflow.http.server_uvicorn import TaskFlowHttpToolsProtocol
 
@@ -330,6 +332,50 @@ def test_twisted_tcp_buffers_writes_until_the_reactor_writes_them():
     assert "if self.offset == len(self.dataBuffer) and not self._tempDataLen:" in do_write
     assert "return main.CONNECTION_LOST" in _source(tcp.Connection.writeSomeData)
     assert {"TLS", "disconnecting", "_writeDisconnected"} <= set(dir(tcp.Connection))
+
+
+class _FinishedRequest:
+    """A request Daphne marked finished, answered on `transport`."""
+
+    def __init__(self, transport) -> None:
+        self.transport = transport
+
+
+def test_a_stop_waits_for_a_finished_response_until_the_socket_took_its_bytes(tcp_connection):
+    connection, _reactor, peer = tcp_connection
+    response = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 2\r\n\r\n{}"
+    connection.write(response)  # as Twisted's Request.finish leaves it: in the buffer, not sent
+    finished = _FinishedRequest(connection)
+    connections = {finished: {"connected": 1.0, "disconnected": 2.0}}
+
+    assert unsent_bytes(connection) == len(response)
+    assert busy_connections(connections) == [finished]
+
+    connection.doWrite()  # the reactor's next pass
+    assert _received(peer) == response
+    assert unsent_bytes(connection) == 0
+    assert busy_connections(connections) == []
+
+
+def test_a_stop_waits_for_requests_in_flight_and_not_for_connections_gone(tcp_connection):
+    connection, _reactor, _peer = tcp_connection
+    in_flight, upgraded, gone = _FinishedRequest(connection), _FinishedRequest(None), _FinishedRequest(connection)
+    connections = {in_flight: {"connected": 1.0}, upgraded: {"connected": 1.0, "disconnected": 2.0}}
+
+    assert busy_connections(connections) == [in_flight]
+
+    gone.transport.write(b"never sent")
+    gone.transport.connected = 0  # its connection was lost: nothing waits for it any more
+    assert busy_connections({gone: {"connected": 1.0, "disconnected": 2.0}}) == []
+
+
+def test_twisted_drops_what_its_buffers_hold_when_the_reactor_shuts_down():
+    # busy_connections waits for these bytes: a reactor that shuts down loses every connection at
+    # once (connectionLost, no flush), so the graceful stop must not stop it before they are sent.
+    assert 'self.addSystemEventTrigger("during", "shutdown", self.disconnectAll)' in _source(base.ReactorBase.__init__)
+    assert "reader.connectionLost, Failure(main.CONNECTION_LOST)" in _source(base.ReactorBase.disconnectAll)
+    assert {"dataBuffer", "offset"} <= set(vars(abstract.FileDescriptor))
+    assert "self._tempDataLen = 0" in _source(abstract.FileDescriptor.__init__)
 
 
 # --- Daphne ---------------------------------------------------------------------------------------
