@@ -374,7 +374,7 @@ def manage(env: dict, *command: str, timeout: float = 120) -> None:
 _migrated_sqlite: bytes | None = None
 
 
-def _sqlite_migrate(path: Path) -> None:
+def sqlite_migrate(path: Path) -> None:
     """Make `path` a migrated SQLite file: a copy of the one migrated before in this process, or
     migrated by `manage.py migrate` (and kept for the next ones when it left no journal behind)."""
     global _migrated_sqlite
@@ -390,7 +390,7 @@ def _sqlite_migrate(path: Path) -> None:
 def migrated_sqlite_url(directory: Path) -> str:
     """The URL of a new SQLite file in `directory`, migrated: the embedded default's database, for
     servers a test starts on it."""
-    _sqlite_migrate(directory / "db.sqlite3")
+    sqlite_migrate(directory / "db.sqlite3")
     return f"sqlite:///{directory / 'db.sqlite3'}"
 
 
@@ -398,7 +398,7 @@ def demo_database_prepare(env: dict) -> None:
     """Migrate the database `env` names and load the demo data into it, as `make run` does."""
     url = env.get("DATABASE_URL", "")
     if url.startswith("sqlite:///"):
-        _sqlite_migrate(Path(url.removeprefix("sqlite:///")))
+        sqlite_migrate(Path(url.removeprefix("sqlite:///")))
     else:
         manage(env, "migrate", "--no-input", "-v", "0")
     manage(env, "seed_demo")
